@@ -1,0 +1,134 @@
+/**
+ * The configuration schema, validated once at start-up. This file is deliberately free of `server-only` so
+ * that the custom HTTPS server (server.ts), scripts and unit tests can validate the same settings the app
+ * uses; application code reads configuration through `lib/env.ts`.
+ */
+import path from "node:path";
+import { z } from "zod";
+
+const booleanFlag = z
+  .enum(["0", "1", "true", "false"])
+  .optional()
+  .transform((value) => value === "1" || value === "true");
+
+const port = z.coerce.number().int().min(1).max(65535);
+
+const commaSeparatedList = z
+  .string()
+  .optional()
+  .transform((value) =>
+    (value ?? "")
+      .split(",")
+      .map((entry) => entry.trim())
+      .filter((entry) => entry.length > 0),
+  );
+
+const rawSchema = z.object({
+  NODE_ENV: z.enum(["development", "production", "test"]).default("development"),
+  ALLOW_EMBEDDED: booleanFlag,
+  APP_ORIGIN: z
+    .url({ protocol: /^https?$/ })
+    .default("https://localhost:8000")
+    .transform((value) => new URL(value).origin),
+  DATA_DIR: z.string().min(1).default(".data"),
+  DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/ }).optional(),
+  REDIS_URL: z.url({ protocol: /^rediss?$/ }).optional(),
+  AUTH_SECRET: z.string().min(32, "AUTH_SECRET must be at least 32 characters").optional(),
+  KEY_PROVIDER: z.enum(["local", "pkcs11"]).optional(),
+  KEYRING_PATH: z.string().min(1).optional(),
+  PKCS11_MODULE: z.string().min(1).optional(),
+  PKCS11_TOKEN_LABEL: z.string().min(1).optional(),
+  PKCS11_PIN: z.string().min(1).optional(),
+  PKCS11_PIN_FILE: z.string().min(1).optional(),
+  PORT: port.default(8000),
+  HTTP_PORT: port.default(8080),
+  BIND_ADDRESS: z.string().min(1).default("127.0.0.1"),
+  TLS_CERT_PATH: z.string().min(1).optional(),
+  TLS_KEY_PATH: z.string().min(1).optional(),
+  TRUSTED_PROXIES: commaSeparatedList,
+  SESSION_IDLE_TIMEOUT_SECONDS: z.coerce.number().int().min(60).max(3600).default(900),
+  SESSION_ABSOLUTE_LIFETIME_SECONDS: z.coerce.number().int().min(300).max(86_400).default(28_800),
+  LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+});
+
+export type Environment = ReturnType<typeof finalise>;
+
+function finalise(raw: z.infer<typeof rawSchema>) {
+  const dataDirectory = path.resolve(raw.DATA_DIR);
+  // Production means NODE_ENV=production without the explicit local-demo switch that run.sh sets.
+  const isStrictProduction = raw.NODE_ENV === "production" && !raw.ALLOW_EMBEDDED;
+  return {
+    nodeEnv: raw.NODE_ENV,
+    isStrictProduction,
+    appOrigin: raw.APP_ORIGIN,
+    dataDirectory,
+    databaseUrl: raw.DATABASE_URL,
+    pgliteDirectory: path.join(dataDirectory, "pglite"),
+    redisUrl: raw.REDIS_URL,
+    authSecret: raw.AUTH_SECRET,
+    keyProvider: raw.KEY_PROVIDER ?? "local",
+    keyringPath: path.resolve(raw.KEYRING_PATH ?? path.join(dataDirectory, "keyring.json")),
+    pkcs11: {
+      modulePath: raw.PKCS11_MODULE,
+      tokenLabel: raw.PKCS11_TOKEN_LABEL,
+      pin: raw.PKCS11_PIN,
+      pinFile: raw.PKCS11_PIN_FILE,
+    },
+    httpsPort: raw.PORT,
+    httpPort: raw.HTTP_PORT,
+    bindAddress: raw.BIND_ADDRESS,
+    tlsCertificatePath: path.resolve(raw.TLS_CERT_PATH ?? path.join(dataDirectory, "tls", "cert.pem")),
+    tlsKeyPath: path.resolve(raw.TLS_KEY_PATH ?? path.join(dataDirectory, "tls", "key.pem")),
+    trustedProxies: raw.TRUSTED_PROXIES,
+    sessionIdleTimeoutSeconds: raw.SESSION_IDLE_TIMEOUT_SECONDS,
+    sessionAbsoluteLifetimeSeconds: raw.SESSION_ABSOLUTE_LIFETIME_SECONDS,
+    logLevel: raw.LOG_LEVEL,
+    demoCredentialsPath: path.join(dataDirectory, "demo-credentials.json"),
+  };
+}
+
+export class ConfigurationError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((problem) => `  - ${problem}`).join("\n")}`);
+    this.name = "ConfigurationError";
+  }
+}
+
+/**
+ * Parses and checks the whole configuration. Throws a ConfigurationError whose message names every missing
+ * or malformed variable; it never substitutes a fallback for a secret.
+ */
+export function parseEnvironment(source: Record<string, string | undefined>): Environment {
+  // Empty strings count as unset, so that `FOO=` in an env file does not pass for a value.
+  const cleaned = Object.fromEntries(
+    Object.entries(source).filter(([, value]) => value !== undefined && value !== ""),
+  );
+  const parsed = rawSchema.safeParse(cleaned);
+  if (!parsed.success) {
+    throw new ConfigurationError(
+      parsed.error.issues.map((issue) => `${issue.path.join(".") || "(root)"}: ${issue.message}`),
+    );
+  }
+  const raw = parsed.data;
+  const problems: string[] = [];
+  if (!raw.AUTH_SECRET) {
+    problems.push("AUTH_SECRET is required (run.sh generates one into .env.local for local use)");
+  }
+  if (raw.NODE_ENV === "production" && !raw.ALLOW_EMBEDDED) {
+    if (!raw.DATABASE_URL) problems.push("DATABASE_URL is required in production (the embedded PGlite is for local use only)");
+    if (!raw.REDIS_URL) problems.push("REDIS_URL is required in production");
+    if (raw.KEY_PROVIDER !== "pkcs11") {
+      problems.push("KEY_PROVIDER=pkcs11 is required in production (the local keyring is for local use only)");
+    }
+    if (!raw.APP_ORIGIN.startsWith("https://")) problems.push("APP_ORIGIN must be an https:// origin in production");
+  }
+  if (raw.KEY_PROVIDER === "pkcs11") {
+    if (!raw.PKCS11_MODULE) problems.push("PKCS11_MODULE is required when KEY_PROVIDER=pkcs11");
+    if (!raw.PKCS11_TOKEN_LABEL) problems.push("PKCS11_TOKEN_LABEL is required when KEY_PROVIDER=pkcs11");
+    if (!raw.PKCS11_PIN && !raw.PKCS11_PIN_FILE) {
+      problems.push("PKCS11_PIN or PKCS11_PIN_FILE is required when KEY_PROVIDER=pkcs11");
+    }
+  }
+  if (problems.length > 0) throw new ConfigurationError(problems);
+  return finalise(raw);
+}

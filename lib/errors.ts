@@ -1,0 +1,75 @@
+/**
+ * The one error type of the application. Every failure that crosses a layer carries a stable `code`
+ * (what callers branch on), a `userMessage` (the only text a customer may ever see) and an optional internal
+ * `cause` (logged, never shown). Database and crypto errors become `internal` with their cause attached.
+ */
+export const errorCodes = [
+  "invalid_input",
+  "invalid_credentials",
+  "unauthenticated",
+  "not_found",
+  "forbidden",
+  "rate_limited",
+  "conflict",
+  "unavailable",
+  "internal",
+] as const;
+
+export type ErrorCode = (typeof errorCodes)[number];
+
+const defaultUserMessages: Record<ErrorCode, string> = {
+  invalid_input: "Please check the highlighted fields.",
+  invalid_credentials: "The email or password is incorrect.",
+  unauthenticated: "Please sign in to continue.",
+  not_found: "We could not find that.",
+  forbidden: "We could not find that.",
+  rate_limited: "Too many attempts. Please wait a moment and try again.",
+  conflict: "That change conflicts with another one. Please reload and try again.",
+  unavailable: "The service is temporarily unavailable. Please try again shortly.",
+  internal: "Something went wrong on our side. Please try again.",
+};
+
+/** HTTP status that each code maps to when it reaches a route handler. */
+export const httpStatusOf: Record<ErrorCode, number> = {
+  invalid_input: 422,
+  invalid_credentials: 401,
+  unauthenticated: 401,
+  // An outsider learns nothing about existence: forbidden answers exactly like not_found.
+  not_found: 404,
+  forbidden: 404,
+  rate_limited: 429,
+  conflict: 409,
+  unavailable: 503,
+  internal: 500,
+};
+
+export type FieldErrors = Record<string, string[]>;
+
+export class BankError extends Error {
+  readonly code: ErrorCode;
+  readonly userMessage: string;
+  readonly fieldErrors: FieldErrors | undefined;
+
+  constructor(
+    code: ErrorCode,
+    options: { userMessage?: string; cause?: unknown; fieldErrors?: FieldErrors; internalMessage?: string } = {},
+  ) {
+    // The Error message is internal (it reaches logs); the user only ever sees userMessage.
+    super(options.internalMessage ?? code, { cause: options.cause });
+    this.name = "BankError";
+    this.code = code;
+    this.userMessage = options.userMessage ?? defaultUserMessages[code];
+    this.fieldErrors = options.fieldErrors;
+  }
+}
+
+export function isBankError(error: unknown): error is BankError {
+  return error instanceof BankError;
+}
+
+/** Throws when an invariant does not hold. Used for our own bugs, never for user input. */
+export function assert(condition: unknown, internalMessage: string): asserts condition {
+  if (!condition) {
+    throw new BankError("internal", { internalMessage: `assertion failed: ${internalMessage}` });
+  }
+}
