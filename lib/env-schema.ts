@@ -53,8 +53,10 @@ const rawSchema = z.object({
 
 export type Environment = ReturnType<typeof finalise>;
 
+// The turbopackIgnore comments tell Next's bundler that these run-time paths are data locations, not files
+// to trace into the build output.
 function finalise(raw: z.infer<typeof rawSchema>) {
-  const dataDirectory = path.resolve(raw.DATA_DIR);
+  const dataDirectory = path.resolve(/* turbopackIgnore: true */ raw.DATA_DIR);
   // Production means NODE_ENV=production without the explicit local-demo switch that run.sh sets.
   const isStrictProduction = raw.NODE_ENV === "production" && !raw.ALLOW_EMBEDDED;
   return {
@@ -63,11 +65,11 @@ function finalise(raw: z.infer<typeof rawSchema>) {
     appOrigin: raw.APP_ORIGIN,
     dataDirectory,
     databaseUrl: raw.DATABASE_URL,
-    pgliteDirectory: path.join(dataDirectory, "pglite"),
+    pgliteDirectory: path.join(/* turbopackIgnore: true */ dataDirectory, "pglite"),
     redisUrl: raw.REDIS_URL,
     authSecret: raw.AUTH_SECRET,
     keyProvider: raw.KEY_PROVIDER ?? "local",
-    keyringPath: path.resolve(raw.KEYRING_PATH ?? path.join(dataDirectory, "keyring.json")),
+    keyringPath: path.resolve(/* turbopackIgnore: true */ raw.KEYRING_PATH ?? path.join(/* turbopackIgnore: true */ dataDirectory, "keyring.json")),
     pkcs11: {
       modulePath: raw.PKCS11_MODULE,
       tokenLabel: raw.PKCS11_TOKEN_LABEL,
@@ -77,13 +79,13 @@ function finalise(raw: z.infer<typeof rawSchema>) {
     httpsPort: raw.PORT,
     httpPort: raw.HTTP_PORT,
     bindAddress: raw.BIND_ADDRESS,
-    tlsCertificatePath: path.resolve(raw.TLS_CERT_PATH ?? path.join(dataDirectory, "tls", "cert.pem")),
-    tlsKeyPath: path.resolve(raw.TLS_KEY_PATH ?? path.join(dataDirectory, "tls", "key.pem")),
+    tlsCertificatePath: path.resolve(/* turbopackIgnore: true */ raw.TLS_CERT_PATH ?? path.join(/* turbopackIgnore: true */ dataDirectory, "tls", "cert.pem")),
+    tlsKeyPath: path.resolve(/* turbopackIgnore: true */ raw.TLS_KEY_PATH ?? path.join(/* turbopackIgnore: true */ dataDirectory, "tls", "key.pem")),
     trustedProxies: raw.TRUSTED_PROXIES,
     sessionIdleTimeoutSeconds: raw.SESSION_IDLE_TIMEOUT_SECONDS,
     sessionAbsoluteLifetimeSeconds: raw.SESSION_ABSOLUTE_LIFETIME_SECONDS,
     logLevel: raw.LOG_LEVEL,
-    demoCredentialsPath: path.join(dataDirectory, "demo-credentials.json"),
+    demoCredentialsPath: path.join(/* turbopackIgnore: true */ dataDirectory, "demo-credentials.json"),
   };
 }
 
@@ -106,7 +108,7 @@ export function parseEnvironment(source: Record<string, string | undefined>): En
   const parsed = rawSchema.safeParse(cleaned);
   if (!parsed.success) {
     throw new ConfigurationError(
-      parsed.error.issues.map((issue) => `${issue.path.join(".") || "(root)"}: ${issue.message}`),
+      parsed.error.issues.map((issue) => `${issue.path.join(/* turbopackIgnore: true */ ".") || "(root)"}: ${issue.message}`),
     );
   }
   const raw = parsed.data;

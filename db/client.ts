@@ -1,0 +1,137 @@
+import "server-only";
+import fs from "node:fs";
+import path from "node:path";
+import { PGlite } from "@electric-sql/pglite";
+import type { PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core";
+import { drizzle as drizzlePglite } from "drizzle-orm/pglite";
+import { drizzle as drizzlePostgres } from "drizzle-orm/postgres-js";
+import postgres from "postgres";
+import { env } from "@/lib/env";
+import * as schema from "@/db/schema";
+
+/** The one database type the data layer sees, whichever driver is behind it. */
+export type Database = PgDatabase<PgQueryResultHKT, typeof schema>;
+/** A transaction handle; `recordAuditEvent` and the ledger write through it. */
+export type Transaction = Parameters<Parameters<Database["transaction"]>[0]>[0];
+/** Anything that can run a query: the database itself or an open transaction. */
+export type Queryable = Database | Transaction;
+
+export type DatabaseKind = "postgres" | "pglite";
+
+export interface DatabaseHandle {
+  readonly kind: DatabaseKind;
+  readonly db: Database;
+  close(): Promise<void>;
+}
+
+export interface DatabaseLocation {
+  databaseUrl: string | undefined;
+  pgliteDirectory: string;
+  /** Connection pool size for PostgreSQL; scripts use 1. */
+  maxConnections?: number;
+}
+
+/**
+ * PGlite does not lock its folder, and two processes writing one folder corrupt it (STACK-NOTES trap 6).
+ * A lock file next to the folder, created exclusively and naming the owning process, makes the second
+ * opener fail with a clear sentence instead. A lock left by a process that has died is taken over.
+ */
+function acquirePgliteLock(directory: string): () => void {
+  const lockPath = `${directory}.lock`;
+  fs.mkdirSync(path.dirname(lockPath), { recursive: true, mode: 0o700 });
+  for (let attempt = 0; attempt < 2; attempt += 1) {
+    try {
+      const descriptor = fs.openSync(lockPath, "wx", 0o600);
+      fs.writeSync(descriptor, String(process.pid));
+      fs.closeSync(descriptor);
+      let released = false;
+      const release = () => {
+        if (released) return;
+        released = true;
+        try {
+          if (fs.readFileSync(lockPath, "utf8") === String(process.pid)) fs.unlinkSync(lockPath);
+        } catch {
+          // The lock file is already gone: nothing left to release.
+        }
+      };
+      process.once("exit", release);
+      return release;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
+      const ownerProcessId = Number.parseInt(fs.readFileSync(lockPath, "utf8"), 10);
+      if (Number.isInteger(ownerProcessId) && ownerProcessId !== process.pid && isProcessAlive(ownerProcessId)) {
+        throw new Error(
+          `The embedded database at ${directory} is already open in process ${ownerProcessId}. ` +
+            "Stop that process first (two processes must never open one PGlite folder).",
+        );
+      }
+      // The owner is gone (or it is us after a hot reload): remove the stale lock and try once more.
+      fs.rmSync(lockPath, { force: true });
+    }
+  }
+  throw new Error(`Could not lock the embedded database at ${directory}.`);
+}
+
+function isProcessAlive(processId: number): boolean {
+  try {
+    process.kill(processId, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/** Opens a database: PostgreSQL through postgres.js when a URL is given, otherwise PGlite in a folder. */
+export function openDatabase(location: DatabaseLocation): DatabaseHandle {
+  if (location.databaseUrl) {
+    const client = postgres(location.databaseUrl, {
+      max: location.maxConnections ?? 10,
+      // Notices (such as "relation already exists, skipping") are not errors and would only add noise.
+      onnotice: () => undefined,
+    });
+    const db = drizzlePostgres({ client, schema }) as unknown as Database;
+    return { kind: "postgres", db, close: () => client.end({ timeout: 5 }) };
+  }
+  const inMemory = location.pgliteDirectory.startsWith("memory://");
+  const releaseLock = inMemory ? () => undefined : acquirePgliteLock(location.pgliteDirectory);
+  if (!inMemory) fs.mkdirSync(location.pgliteDirectory, { recursive: true, mode: 0o700 });
+  const client = new PGlite(location.pgliteDirectory);
+  // Both drivers produce a PgDatabase over the same schema; only their query-result type parameter differs,
+  // and the data layer never looks at driver-specific results.
+  const db = drizzlePglite({ client, schema }) as unknown as Database;
+  return {
+    kind: "pglite",
+    db,
+    close: async () => {
+      await client.close();
+      releaseLock();
+    },
+  };
+}
+
+// One handle per process, kept on globalThis so that `next dev`'s hot reload does not open a second PGlite
+// on the same folder (STACK-NOTES trap 26).
+const globalForDatabase = globalThis as typeof globalThis & { bankDatabaseHandle?: DatabaseHandle };
+
+export function databaseHandle(): DatabaseHandle {
+  if (!globalForDatabase.bankDatabaseHandle) {
+    const configuration = env();
+    globalForDatabase.bankDatabaseHandle = openDatabase({
+      databaseUrl: configuration.databaseUrl,
+      pgliteDirectory: configuration.pgliteDirectory,
+    });
+  }
+  return globalForDatabase.bankDatabaseHandle;
+}
+
+/** The process-wide database. Only `lib/` data-layer code calls this. */
+export function database(): Database {
+  return databaseHandle().db;
+}
+
+/** Closes the process-wide database, if one was opened (scripts and tests call this before exiting). */
+export async function closeDatabase(): Promise<void> {
+  const handle = globalForDatabase.bankDatabaseHandle;
+  globalForDatabase.bankDatabaseHandle = undefined;
+  if (handle) await handle.close();
+}

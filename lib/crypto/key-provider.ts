@@ -1,0 +1,65 @@
+/**
+ * The contract between the field cipher and whatever holds the keys.
+ *
+ * This module deliberately does NOT begin with `import "server-only"`: it contains only types and the lists
+ * of key purposes, no key material and no code that touches keys. The standalone keyring initialiser
+ * (scripts/init-keyring.ts, run with plain `tsx`) needs the purpose lists through `keyring-format.ts`, and a
+ * `server-only` import would make that script throw. Everything that actually loads or uses keys lives in
+ * server-only modules (`local-keyring.ts`, `field-cipher.ts`, `index.ts`).
+ */
+import type { KeyObject } from "node:crypto";
+
+/**
+ * Each kind of data gets its own data-encryption key, so that a key leaked or misused for one purpose (for
+ * example the MFA secrets) does not expose another (for example personal data), and so that purposes can be
+ * rotated independently. Adding a purpose here makes the keyring schema and the initialiser require a key
+ * for it, which is intended: a missing key must be noticed at start-up, not at the first write.
+ */
+export const dataKeyPurposes = ["pii", "mfa", "memo"] as const;
+export type DataKeyPurpose = (typeof dataKeyPurposes)[number];
+
+/**
+ * Blind indexes (keyed hashes that let us look a row up by an encrypted value) use keys that are separate
+ * from the data-encryption keys: an HMAC key never doubles as an AES key, and a blind-index key cannot be
+ * rotated without recomputing every index, so it has no versions.
+ */
+export const blindIndexPurposes = ["email"] as const;
+export type BlindIndexPurpose = (typeof blindIndexPurposes)[number];
+
+export function isDataKeyPurpose(value: unknown): value is DataKeyPurpose {
+  return typeof value === "string" && (dataKeyPurposes as readonly string[]).includes(value);
+}
+
+export function isBlindIndexPurpose(value: unknown): value is BlindIndexPurpose {
+  return typeof value === "string" && (blindIndexPurposes as readonly string[]).includes(value);
+}
+
+/** The current key of a purpose together with the version number that ciphertexts are labelled with. */
+export interface VersionedDataKey {
+  readonly version: number;
+  readonly key: KeyObject;
+}
+
+/**
+ * Keys are handed out as node:crypto `KeyObject`s rather than raw `Buffer`s on purpose:
+ * - a KeyObject cannot be mutated by a caller, so one careless `buffer.fill(0)` or write cannot corrupt the
+ *   cached key for every later request;
+ * - it does not leak its bytes when logged or serialised (`util.inspect` prints only its type and
+ *   `JSON.stringify` prints `{}`), whereas a Buffer prints its contents into whatever log picks it up;
+ * - `createCipheriv` and `createHmac` accept it directly, so the raw bytes never need to exist in JS again.
+ *
+ * All methods are asynchronous because the planned PKCS#11 provider must talk to an HSM (unwrapping each data
+ * key once and then caching it in memory); the local keyring reads its file once and caches it too.
+ * Implementations must throw (never return a placeholder) when a key is unknown or cannot be loaded.
+ */
+export interface KeyProvider {
+  /** The key new ciphertexts of this purpose are written with. */
+  currentDataKey(purpose: DataKeyPurpose): Promise<VersionedDataKey>;
+  /** A specific version, used to decrypt ciphertexts written before a rotation. Throws if unknown. */
+  dataKey(purpose: DataKeyPurpose, version: number): Promise<KeyObject>;
+  /** The HMAC key for blind indexes of this purpose. */
+  blindIndexKey(purpose: BlindIndexPurpose): Promise<KeyObject>;
+}
+
+/** Every key in this module is a 256-bit key: AES-256-GCM for data, HMAC-SHA256 for blind indexes. */
+export const keyLengthInBytes = 32;

@@ -1,0 +1,254 @@
+/**
+ * The on-disk format of the local keyring, shared by the server-side provider (`local-keyring.ts`) and the
+ * standalone initialiser (`scripts/init-keyring.ts`). It is free of `server-only` because that script runs
+ * under plain `tsx`; it must therefore stay free of any import that is server-only (it imports only
+ * node built-ins, zod, `key-provider.ts` and `lib/errors.ts`, none of which are).
+ *
+ * Format (version 1), a JSON object:
+ *
+ *   {
+ *     "format": 1,
+ *     "dataKeys": {
+ *       "pii":  { "current": 2, "versions": { "1": "<base64, 32 bytes>", "2": "<base64, 32 bytes>" } },
+ *       "mfa":  { "current": 1, "versions": { "1": "<base64, 32 bytes>" } },
+ *       "memo": { "current": 1, "versions": { "1": "<base64, 32 bytes>" } }
+ *     },
+ *     "blindIndexKeys": { "email": "<base64, 32 bytes>" }
+ *   }
+ *
+ * - `format` lets a future layout be told apart instead of being misread as this one.
+ * - Every data-key purpose must be present; `current` names the version new ciphertexts are written with and
+ *   must exist in `versions`. Old versions stay in the file after a rotation so that existing ciphertexts,
+ *   which carry their key version, still decrypt. Version labels are positive decimal integers without leading
+ *   zeros, so that "1" and "01" cannot name two different keys.
+ * - Every key is standard, padded, canonical base64 of exactly 32 random bytes.
+ * - Unknown fields are rejected (a typo such as "verisons" must not silently drop keys), and the same key may
+ *   not appear twice (a copy-paste would quietly defeat the separation between purposes).
+ *
+ * The file must be mode 0600 (the provider refuses anything readable by group or others) and is written
+ * atomically by `createKeyringFile`, which never overwrites an existing keyring: replacing keys would make
+ * every existing ciphertext undecryptable.
+ */
+import { randomBytes } from "node:crypto";
+import { link, lstat, mkdir, open, unlink } from "node:fs/promises";
+import path from "node:path";
+import { z } from "zod";
+// Relative imports, not the "@/" alias: tsx only maps "@/" when started from the repository root, and the
+// initialiser must work whatever directory it is started from.
+import { BankError } from "../errors";
+import {
+  blindIndexPurposes,
+  dataKeyPurposes,
+  keyLengthInBytes,
+  type BlindIndexPurpose,
+  type DataKeyPurpose,
+} from "./key-provider";
+
+export const keyringFormatVersion = 1;
+
+/** The largest version number we accept; generous, and far below any integer-precision concern. */
+const maximumKeyVersion = 999_999_999;
+
+/**
+ * A base64 key must round-trip exactly: Node's base64 decoder silently skips invalid characters and ignores
+ * trailing bits, so without the round-trip check a damaged key could decode to different bytes than intended.
+ */
+const encodedKeySchema = z.string().refine((encoded) => {
+  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(encoded)) return false;
+  const decoded = Buffer.from(encoded, "base64");
+  return decoded.length === keyLengthInBytes && decoded.toString("base64") === encoded;
+}, `must be exactly ${keyLengthInBytes} bytes encoded as canonical base64`);
+
+const keyVersionLabelSchema = z.string().regex(/^[1-9][0-9]{0,8}$/, "must be a positive integer version label");
+
+const dataKeyRingSchema = z
+  .strictObject({
+    current: z.number().int().min(1).max(maximumKeyVersion),
+    versions: z.record(keyVersionLabelSchema, encodedKeySchema),
+  })
+  .superRefine((ring, context) => {
+    if (ring.versions[String(ring.current)] === undefined) {
+      context.addIssue({ code: "custom", path: ["current"], message: "the current version has no key in versions" });
+    }
+  });
+
+// The purposes are spelled out (instead of being built from the purpose lists) so that zod infers precise
+// types; the `satisfies` clauses below make the compiler flag any drift from the lists in key-provider.ts.
+const dataKeysSchema = z.strictObject({
+  pii: dataKeyRingSchema,
+  mfa: dataKeyRingSchema,
+  memo: dataKeyRingSchema,
+} satisfies Record<DataKeyPurpose, typeof dataKeyRingSchema>);
+
+const blindIndexKeysSchema = z.strictObject({
+  email: encodedKeySchema,
+} satisfies Record<BlindIndexPurpose, typeof encodedKeySchema>);
+
+export const keyringFileSchema = z
+  .strictObject({
+    format: z.literal(keyringFormatVersion),
+    dataKeys: dataKeysSchema,
+    blindIndexKeys: blindIndexKeysSchema,
+  })
+  .superRefine((keyring, context) => {
+    const seen = new Set<string>();
+    for (const encoded of allEncodedKeys(keyring)) {
+      if (seen.has(encoded)) {
+        // The message must not quote the key: validation errors end up in logs.
+        context.addIssue({ code: "custom", path: [], message: "the same key appears more than once in the keyring" });
+        return;
+      }
+      seen.add(encoded);
+    }
+  });
+
+export type KeyringFile = z.infer<typeof keyringFileSchema>;
+export type DataKeyRing = KeyringFile["dataKeys"][DataKeyPurpose];
+
+function allEncodedKeys(keyring: Pick<KeyringFile, "dataKeys" | "blindIndexKeys">): string[] {
+  const encodedKeys: string[] = [];
+  for (const purpose of dataKeyPurposes) encodedKeys.push(...Object.values(keyring.dataKeys[purpose].versions));
+  for (const purpose of blindIndexPurposes) encodedKeys.push(keyring.blindIndexKeys[purpose]);
+  return encodedKeys;
+}
+
+/**
+ * Parses and validates the text of a keyring file. Every error message is built by us from field paths and
+ * zod's generic messages, never from the input, and no parse error is attached as a cause: V8's JSON syntax
+ * errors quote a slice of the source text, which here would be key material going straight into the logs.
+ */
+export function parseKeyringText(text: string, source: string): KeyringFile {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    throw new BankError("internal", { internalMessage: `keyring ${source} is not valid JSON` });
+  }
+  const parsed = keyringFileSchema.safeParse(json);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => `${issue.path.join(".") || "(root)"}: ${issue.message}`);
+    throw new BankError("internal", { internalMessage: `keyring ${source} is invalid: ${problems.join("; ")}` });
+  }
+  return parsed.data;
+}
+
+function freshEncodedKey(): string {
+  // randomBytes draws from the operating system's CSPRNG; it throws rather than returning weak bytes.
+  return randomBytes(keyLengthInBytes).toString("base64");
+}
+
+/** A new keyring with one fresh random key (version 1) for every purpose. */
+export function generateKeyring(): KeyringFile {
+  const keyring: KeyringFile = {
+    format: keyringFormatVersion,
+    dataKeys: {
+      pii: { current: 1, versions: { "1": freshEncodedKey() } },
+      mfa: { current: 1, versions: { "1": freshEncodedKey() } },
+      memo: { current: 1, versions: { "1": freshEncodedKey() } },
+    },
+    blindIndexKeys: { email: freshEncodedKey() },
+  };
+  // Validating our own output catches a drift between this generator and the schema at creation time.
+  return keyringFileSchema.parse(keyring);
+}
+
+/**
+ * Returns a copy of the keyring in which `purpose` has a new random key that becomes current. Older versions
+ * are kept, because ciphertexts written with them must keep decrypting until they are re-encrypted.
+ */
+export function addDataKeyVersion(keyring: KeyringFile, purpose: DataKeyPurpose): KeyringFile {
+  const ring = keyring.dataKeys[purpose];
+  const nextVersion = Math.max(...Object.keys(ring.versions).map(Number)) + 1;
+  const rotated: KeyringFile = {
+    ...keyring,
+    dataKeys: {
+      ...keyring.dataKeys,
+      [purpose]: { current: nextVersion, versions: { ...ring.versions, [String(nextVersion)]: freshEncodedKey() } },
+    },
+  };
+  return keyringFileSchema.parse(rotated);
+}
+
+export function serialiseKeyring(keyring: KeyringFile): string {
+  return `${JSON.stringify(keyringFileSchema.parse(keyring), null, 2)}\n`;
+}
+
+export type KeyringCreationResult = "created" | "exists";
+
+/**
+ * Writes `keyring` (by default a freshly generated one) to `filePath` with mode 0600, creating missing parent
+ * directories with mode 0700. Never overwrites: if anything already exists at the path it returns "exists"
+ * and leaves it untouched (or throws if it is not a regular file, since that is a misconfiguration that would
+ * only fail later, less clearly).
+ *
+ * The file is written to a temporary name in the same directory, flushed to disk and then hard-linked to the
+ * final name. `link` fails if the target exists, so the no-overwrite check and the publication are one
+ * atomic step (no race with a concurrent start), and a crash half-way can never leave a truncated keyring at
+ * the final path, which a later start would otherwise keep as "exists".
+ */
+export async function createKeyringFile(
+  filePath: string,
+  keyring: KeyringFile = generateKeyring(),
+): Promise<KeyringCreationResult> {
+  const targetPath = path.resolve(filePath);
+  const directory = path.dirname(targetPath);
+  // `mode` applies to every directory that `recursive` creates; existing directories are left as they are.
+  await mkdir(directory, { recursive: true, mode: 0o700 });
+
+  if (await existingKeyringAt(targetPath)) return "exists";
+
+  const contents = serialiseKeyring(keyring);
+  const temporaryPath = path.join(directory, `.${path.basename(targetPath)}.${randomBytes(8).toString("hex")}.tmp`);
+  // "wx" refuses to follow or reuse anything already at the temporary name.
+  const handle = await open(temporaryPath, "wx", 0o600);
+  try {
+    try {
+      // The umask can only remove permission bits, but chmod makes the mode exactly 0600 regardless.
+      await handle.chmod(0o600);
+      await handle.writeFile(contents, "utf8");
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    try {
+      await link(temporaryPath, targetPath);
+    } catch (error) {
+      // Another process created the keyring between our check and our link: its keyring wins.
+      if (isErrorWithCode(error, "EEXIST")) return "exists";
+      throw error;
+    }
+    await syncDirectory(directory);
+    return "created";
+  } finally {
+    await unlink(temporaryPath);
+  }
+}
+
+async function existingKeyringAt(targetPath: string): Promise<boolean> {
+  try {
+    const status = await lstat(targetPath);
+    // A symbolic link is accepted as an existing keyring (deployments may link a mounted file into place);
+    // the provider checks the file it finally opens.
+    if (!status.isFile() && !status.isSymbolicLink()) {
+      throw new BankError("internal", { internalMessage: `keyring path ${targetPath} exists but is not a file` });
+    }
+    return true;
+  } catch (error) {
+    if (isErrorWithCode(error, "ENOENT")) return false;
+    throw error;
+  }
+}
+
+/** Flushes the directory entry, so that the new keyring's name survives a power loss right after creation. */
+async function syncDirectory(directory: string): Promise<void> {
+  const handle = await open(directory, "r");
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+export function isErrorWithCode(error: unknown, code: string): boolean {
+  return error instanceof Error && "code" in error && error.code === code;
+}

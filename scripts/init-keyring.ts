@@ -1,0 +1,46 @@
+/**
+ * Creates the local keyring used for field encryption in development and the local demo:
+ *
+ *   npx tsx scripts/init-keyring.ts <path>
+ *
+ * It writes fresh random keys (format documented in lib/crypto/keyring-format.ts) with mode 0600, creating
+ * the parent directory with mode 0700 if needed. An existing keyring is never replaced, because every value
+ * already encrypted with it would become unreadable; run.sh calls this on every start, so "already exists"
+ * is the normal case and exits successfully.
+ *
+ * This script runs under plain `tsx`, without the `react-server` condition, so it must not import anything
+ * that starts with `import "server-only"` (that import throws outside a server build). It relies only on
+ * keyring-format.ts, which is kept free of it for this reason. It never prints key material.
+ *
+ * Imports here and in keyring-format.ts are relative rather than via the "@/" alias: tsx applies the tsconfig
+ * path mapping only when started from the repository root, and the script must work from any directory.
+ */
+import path from "node:path";
+import { createKeyringFile } from "../lib/crypto/keyring-format";
+
+async function main(argumentsAfterScript: readonly string[]): Promise<number> {
+  const [target, ...rest] = argumentsAfterScript;
+  if (target === undefined || target.length === 0 || rest.length > 0) {
+    console.error("usage: npx tsx scripts/init-keyring.ts <path to keyring.json>");
+    return 2;
+  }
+  const keyringPath = path.resolve(target);
+  const result = await createKeyringFile(keyringPath);
+  if (result === "exists") {
+    console.log(`keyring exists, left as is: ${keyringPath}`);
+  } else {
+    console.log(`keyring created with fresh keys (mode 0600): ${keyringPath}`);
+  }
+  return 0;
+}
+
+main(process.argv.slice(2)).then(
+  (exitCode) => {
+    process.exitCode = exitCode;
+  },
+  (error: unknown) => {
+    // The errors that can reach here (file-system errors, a non-file at the path) carry no key material.
+    console.error(`could not initialise the keyring: ${error instanceof Error ? error.message : String(error)}`);
+    process.exitCode = 1;
+  },
+);

@@ -1,0 +1,223 @@
+/**
+ * The production entry point (`npm start`, i.e. `NODE_ENV=production tsx server.ts`, after `next build`).
+ *
+ * A custom server rather than `next start`, because the bank must (1) refuse to start on an incomplete
+ * configuration, (2) terminate TLS itself, (3) strip Next's internal headers and work out the real client
+ * address before any application code runs, and (4) answer plain HTTP with nothing but a redirect to the
+ * configured origin. Output is single lines on stdout/stderr until the structured logger arrives.
+ */
+import { readFileSync } from "node:fs";
+import http from "node:http";
+import https from "node:https";
+// @next/env is a bundled CommonJS module whose named exports Node cannot detect, so it is imported whole.
+import nextEnvironmentFiles from "@next/env";
+import next from "next";
+import { ConfigurationError, parseEnvironment, type Environment } from "./lib/env-schema";
+import { createTrustedProxyList, isTrustedProxy, resolveClientIp } from "./lib/security/client-ip";
+import { sanitiseIncomingHeaders } from "./lib/security/internal-headers";
+
+// A stalled client must not hold a connection open indefinitely (slowloris), so headers and the whole request
+// body each get a deadline. Idle keep-alive connections are closed sooner; a load balancer in front should use
+// an idle timeout shorter than this one, or it may reuse a connection at the moment this server closes it.
+const headersTimeoutMilliseconds = 20_000;
+const requestTimeoutMilliseconds = 60_000;
+const keepAliveTimeoutMilliseconds = 10_000;
+const tlsHandshakeTimeoutMilliseconds = 10_000;
+const shutdownDeadlineMilliseconds = 10_000;
+
+// Forwarding headers mean something only when a trusted proxy wrote them. Next fills in any that are missing
+// and believes any that are present (for example X-Forwarded-Host and -Proto when it builds absolute URLs), so
+// from any other peer they are removed and Next derives them from the real connection.
+const forwardingHeaderNames = [
+  "forwarded",
+  "x-forwarded-for",
+  "x-forwarded-host",
+  "x-forwarded-port",
+  "x-forwarded-proto",
+  "x-real-ip",
+] as const;
+
+type LogLevel = "info" | "warn" | "error";
+
+/** Writes one JSON line, so that the output can already be collected like the structured logs to come. */
+function writeLogLine(level: LogLevel, message: string, details: Record<string, unknown> = {}): void {
+  const line = JSON.stringify({ level, time: new Date().toISOString(), message, ...details });
+  (level === "info" ? process.stdout : process.stderr).write(`${line}\n`);
+}
+
+function describeError(error: unknown): Record<string, unknown> {
+  if (error instanceof Error) return { error: { name: error.name, message: error.message, stack: error.stack } };
+  return { error: String(error) };
+}
+
+/** Stops the process before it listens; the message goes to stderr as written so an operator can read it. */
+function refuseToStart(message: string): never {
+  process.stderr.write(`${message}\n`);
+  process.exit(1);
+}
+
+/**
+ * Loads `.env*` files and validates the configuration. Next reads the env files only inside `next()`, which is
+ * too late to refuse a bad configuration cleanly, so they are loaded here first with the same loader and mode
+ * (production). Variables already present in the environment win over the files, as they do in Next.
+ */
+function loadConfiguration(): Environment {
+  nextEnvironmentFiles.loadEnvConfig(process.cwd(), false, {
+    info: (...messages: unknown[]) => process.stdout.write(`${messages.map(String).join(" ")}\n`),
+    error: (...messages: unknown[]) => process.stderr.write(`${messages.map(String).join(" ")}\n`),
+  });
+  try {
+    const environment = parseEnvironment(process.env);
+    // Checking the proxy list now means a typo in TRUSTED_PROXIES stops the start instead of every request.
+    createTrustedProxyList(environment.trustedProxies);
+    return environment;
+  } catch (error) {
+    if (error instanceof ConfigurationError) refuseToStart(error.message);
+    throw error;
+  }
+}
+
+function readTlsFile(filePath: string, description: string): Buffer {
+  try {
+    return readFileSync(filePath);
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    return refuseToStart(
+      `Cannot read the TLS ${description} at ${filePath} (${reason}). ` +
+        "Running ./run.sh creates a local certificate and key; in production set TLS_CERT_PATH and TLS_KEY_PATH.",
+    );
+  }
+}
+
+/**
+ * The redirect target for a plain-HTTP request. The origin always comes from configuration and never from the
+ * Host header, so nobody can make this server redirect a victim to another site; a request target that is not
+ * a path (absolute-form or `*`) is sent to the home page.
+ */
+function redirectLocation(appOrigin: string, requestUrl: string | undefined): string {
+  const pathAndQuery = requestUrl?.startsWith("/") ? requestUrl : "/";
+  return `${appOrigin}${pathAndQuery}`;
+}
+
+function listen(server: http.Server, port: number, host: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, host, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+}
+
+function applyTimeouts(server: http.Server): void {
+  server.headersTimeout = headersTimeoutMilliseconds;
+  server.requestTimeout = requestTimeoutMilliseconds;
+  server.keepAliveTimeout = keepAliveTimeoutMilliseconds;
+}
+
+async function main(): Promise<void> {
+  const environment = loadConfiguration();
+  if (environment.nodeEnv !== "production") {
+    writeLogLine("warn", "server.ts serves a production build; start it with NODE_ENV=production (npm start)", {
+      nodeEnv: environment.nodeEnv,
+    });
+  }
+  const { appOrigin, bindAddress, httpsPort, httpPort, trustedProxies } = environment;
+
+  // The certificate is read before Next starts so that a missing file fails fast with a clear message.
+  const key = readTlsFile(environment.tlsKeyPath, "private key");
+  const cert = readTlsFile(environment.tlsCertificatePath, "certificate");
+
+  const app = next({ dev: false, dir: process.cwd(), hostname: "localhost", port: httpsPort });
+  await app.prepare();
+  const handleWithNext = app.getRequestHandler();
+
+  const httpsServer = https.createServer(
+    { key, cert, minVersion: "TLSv1.2", handshakeTimeout: tlsHandshakeTimeoutMilliseconds },
+    (request, response) => {
+      sanitiseIncomingHeaders(request.headers);
+      const socketAddress = request.socket.remoteAddress;
+      const clientIp = resolveClientIp({
+        socketAddress,
+        forwardedFor: request.headers["x-forwarded-for"],
+        trustedProxies,
+      });
+      if (!isTrustedProxy(socketAddress, trustedProxies)) {
+        for (const name of forwardingHeaderNames) delete request.headers[name];
+      }
+      // The address is empty only when the socket closed before the request was handled; the header is then
+      // left absent (the sanitiser removed any client-sent value) rather than filled with a made-up value.
+      if (clientIp !== "") request.headers["x-client-ip"] = clientIp;
+      handleWithNext(request, response).catch((error: unknown) => {
+        writeLogLine("error", "Unhandled error while serving a request", describeError(error));
+        if (!response.headersSent) {
+          response.statusCode = 500;
+          response.end();
+        } else {
+          response.destroy();
+        }
+      });
+    },
+  );
+  applyTimeouts(httpsServer);
+
+  const redirectServer = http.createServer((request, response) => {
+    // 308 rather than 301 so that a POST stays a POST; the body is empty and the connection is not reused,
+    // because nothing else is ever served over plain HTTP.
+    response.writeHead(308, {
+      Location: redirectLocation(appOrigin, request.url),
+      "Content-Length": "0",
+      Connection: "close",
+    });
+    response.end();
+  });
+  applyTimeouts(redirectServer);
+
+  try {
+    await listen(httpsServer, httpsPort, bindAddress);
+    await listen(redirectServer, httpPort, bindAddress);
+  } catch (error) {
+    writeLogLine("error", "Could not listen", { bindAddress, httpsPort, httpPort, ...describeError(error) });
+    process.exit(1);
+  }
+
+  let shuttingDown = false;
+  const shutDown = (signal: NodeJS.Signals): void => {
+    // A second signal during shutdown changes nothing; the deadline below already bounds the wait.
+    if (shuttingDown) return;
+    shuttingDown = true;
+    writeLogLine("info", "Shutting down", { signal });
+    const deadline = setTimeout(() => {
+      writeLogLine("warn", "Connections still open after the shutdown deadline; closing them", {
+        deadlineMilliseconds: shutdownDeadlineMilliseconds,
+      });
+      httpsServer.closeAllConnections();
+      redirectServer.closeAllConnections();
+      process.exit(0);
+    }, shutdownDeadlineMilliseconds);
+    const closed = (server: http.Server): Promise<void> =>
+      new Promise((resolve) => {
+        server.close(() => resolve());
+        // close() waits for every connection; idle keep-alive ones would otherwise last until their timeout.
+        server.closeIdleConnections();
+      });
+    Promise.all([closed(httpsServer), closed(redirectServer)])
+      .then(() => app.close())
+      .catch((error: unknown) => writeLogLine("error", "Error during shutdown", describeError(error)))
+      .finally(() => {
+        clearTimeout(deadline);
+        process.exit(0);
+      });
+  };
+  process.on("SIGTERM", shutDown);
+  process.on("SIGINT", shutDown);
+
+  process.stdout.write(
+    `ready: ${appOrigin} (https on ${bindAddress}:${httpsPort}, http redirect on ${bindAddress}:${httpPort})\n`,
+  );
+}
+
+main().catch((error: unknown) => {
+  writeLogLine("error", "The server failed to start", describeError(error));
+  process.exit(1);
+});

@@ -1,0 +1,150 @@
+import path from "node:path";
+import { describe, expect, it } from "vitest";
+import { ConfigurationError, parseEnvironment } from "@/lib/env-schema";
+
+const authSecret = "a".repeat(32);
+
+const productionServices = {
+  NODE_ENV: "production",
+  AUTH_SECRET: authSecret,
+  DATABASE_URL: "postgres://bank:secret@db.internal:5432/bank",
+  REDIS_URL: "rediss://cache.internal:6380",
+  KEY_PROVIDER: "pkcs11",
+  PKCS11_MODULE: "/usr/lib/softhsm/libsofthsm2.so",
+  PKCS11_TOKEN_LABEL: "bank",
+  PKCS11_PIN_FILE: "/run/secrets/pkcs11-pin",
+  APP_ORIGIN: "https://bank.example",
+} satisfies Record<string, string>;
+
+/** Returns the ConfigurationError that parsing throws, failing the test if parsing succeeds or throws otherwise. */
+function configurationErrorFor(source: Record<string, string | undefined>): ConfigurationError {
+  try {
+    parseEnvironment(source);
+  } catch (error) {
+    if (error instanceof ConfigurationError) return error;
+    throw error;
+  }
+  throw new Error("expected parseEnvironment to throw a ConfigurationError");
+}
+
+describe("parseEnvironment", () => {
+  it("applies the local defaults in development when only AUTH_SECRET is set", () => {
+    const environment = parseEnvironment({ AUTH_SECRET: authSecret });
+    expect(environment.nodeEnv).toBe("development");
+    expect(environment.isStrictProduction).toBe(false);
+    expect(environment.appOrigin).toBe("https://localhost:8000");
+    expect(environment.httpsPort).toBe(8000);
+    expect(environment.httpPort).toBe(8080);
+    expect(environment.bindAddress).toBe("127.0.0.1");
+    expect(environment.keyProvider).toBe("local");
+    expect(environment.databaseUrl).toBeUndefined();
+    expect(environment.trustedProxies).toEqual([]);
+    expect(environment.dataDirectory).toBe(path.resolve(".data"));
+    expect(environment.tlsCertificatePath).toBe(path.resolve(".data", "tls", "cert.pem"));
+    expect(environment.tlsKeyPath).toBe(path.resolve(".data", "tls", "key.pem"));
+  });
+
+  it("names AUTH_SECRET when it is missing", () => {
+    const error = configurationErrorFor({});
+    expect(error.problems).toHaveLength(1);
+    expect(error.message).toContain("AUTH_SECRET");
+  });
+
+  it("rejects an AUTH_SECRET shorter than 32 characters", () => {
+    expect(configurationErrorFor({ AUTH_SECRET: "a".repeat(31) }).message).toContain("AUTH_SECRET");
+  });
+
+  it("refuses production without ALLOW_EMBEDDED and names every missing service", () => {
+    const error = configurationErrorFor({ NODE_ENV: "production", AUTH_SECRET: authSecret });
+    expect(error.message).toContain("DATABASE_URL");
+    expect(error.message).toContain("REDIS_URL");
+    expect(error.message).toContain("KEY_PROVIDER");
+  });
+
+  it("refuses a production http:// origin", () => {
+    const error = configurationErrorFor({ ...productionServices, APP_ORIGIN: "http://bank.example" });
+    expect(error.problems).toEqual(["APP_ORIGIN must be an https:// origin in production"]);
+  });
+
+  it("accepts a complete production configuration as strict production", () => {
+    const environment = parseEnvironment({ ...productionServices, TRUSTED_PROXIES: " 10.0.0.0/8 , fd00::/8 ," });
+    expect(environment.isStrictProduction).toBe(true);
+    expect(environment.keyProvider).toBe("pkcs11");
+    expect(environment.pkcs11.pinFile).toBe("/run/secrets/pkcs11-pin");
+    expect(environment.trustedProxies).toEqual(["10.0.0.0/8", "fd00::/8"]);
+  });
+
+  it("accepts the embedded defaults in production when ALLOW_EMBEDDED=1", () => {
+    const environment = parseEnvironment({ NODE_ENV: "production", ALLOW_EMBEDDED: "1", AUTH_SECRET: authSecret });
+    expect(environment.nodeEnv).toBe("production");
+    expect(environment.isStrictProduction).toBe(false);
+    expect(environment.databaseUrl).toBeUndefined();
+    expect(environment.keyProvider).toBe("local");
+  });
+
+  it("does not treat ALLOW_EMBEDDED=0 as permission", () => {
+    const error = configurationErrorFor({ NODE_ENV: "production", ALLOW_EMBEDDED: "0", AUTH_SECRET: authSecret });
+    expect(error.message).toContain("DATABASE_URL");
+  });
+
+  it("requires the module, token label and PIN when KEY_PROVIDER=pkcs11", () => {
+    const error = configurationErrorFor({ AUTH_SECRET: authSecret, KEY_PROVIDER: "pkcs11" });
+    expect(error.message).toContain("PKCS11_MODULE");
+    expect(error.message).toContain("PKCS11_TOKEN_LABEL");
+    expect(error.message).toContain("PKCS11_PIN");
+    expect(error.problems).toHaveLength(3);
+  });
+
+  it("accepts PKCS11_PIN in place of PKCS11_PIN_FILE", () => {
+    const environment = parseEnvironment({
+      AUTH_SECRET: authSecret,
+      KEY_PROVIDER: "pkcs11",
+      PKCS11_MODULE: "/usr/lib/softhsm/libsofthsm2.so",
+      PKCS11_TOKEN_LABEL: "bank",
+      PKCS11_PIN: "1234",
+    });
+    expect(environment.pkcs11.pin).toBe("1234");
+  });
+
+  it.each([
+    { name: "a DATABASE_URL that is not a URL", variables: { DATABASE_URL: "not a url" }, named: "DATABASE_URL" },
+    { name: "a DATABASE_URL with the wrong scheme", variables: { DATABASE_URL: "mysql://db/bank" }, named: "DATABASE_URL" },
+    { name: "a non-numeric PORT", variables: { PORT: "eighty" }, named: "PORT" },
+    { name: "a PORT out of range", variables: { PORT: "70000" }, named: "PORT" },
+    { name: "a fractional HTTP_PORT", variables: { HTTP_PORT: "80.5" }, named: "HTTP_PORT" },
+    { name: "an unknown KEY_PROVIDER", variables: { KEY_PROVIDER: "file" }, named: "KEY_PROVIDER" },
+  ])("rejects $name", ({ variables, named }) => {
+    const error = configurationErrorFor({ AUTH_SECRET: authSecret, ...variables });
+    expect(error.problems.some((problem) => problem.startsWith(`${named}:`))).toBe(true);
+  });
+
+  it("reads PORT and HTTP_PORT as numbers", () => {
+    const environment = parseEnvironment({ AUTH_SECRET: authSecret, PORT: "8443", HTTP_PORT: "8081" });
+    expect(environment.httpsPort).toBe(8443);
+    expect(environment.httpPort).toBe(8081);
+  });
+
+  it("counts empty strings as unset", () => {
+    expect(configurationErrorFor({ AUTH_SECRET: "" }).message).toContain("AUTH_SECRET");
+    const environment = parseEnvironment({ AUTH_SECRET: authSecret, PORT: "", DATABASE_URL: "", APP_ORIGIN: "" });
+    expect(environment.httpsPort).toBe(8000);
+    expect(environment.databaseUrl).toBeUndefined();
+    expect(environment.appOrigin).toBe("https://localhost:8000");
+    const production = configurationErrorFor({ NODE_ENV: "production", AUTH_SECRET: authSecret, DATABASE_URL: "" });
+    expect(production.message).toContain("DATABASE_URL is required");
+  });
+
+  it("normalises APP_ORIGIN to its origin, dropping path, query and trailing slash", () => {
+    const environment = parseEnvironment({
+      AUTH_SECRET: authSecret,
+      APP_ORIGIN: "https://Bank.Example:443/online/banking?x=1",
+    });
+    expect(environment.appOrigin).toBe("https://bank.example");
+  });
+
+  it("rejects an APP_ORIGIN that is not http or https", () => {
+    expect(configurationErrorFor({ AUTH_SECRET: authSecret, APP_ORIGIN: "ftp://bank.example" }).message).toContain(
+      "APP_ORIGIN",
+    );
+  });
+});
