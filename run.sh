@@ -53,11 +53,15 @@ ensure_env_file() {
     )
   fi
   chmod 600 .env.local
-  # Export what .env.local sets so that this script sees DATABASE_URL etc. as the app will.
-  set -a
-  # shellcheck disable=SC1091
-  . ./.env.local
-  set +a
+  # Export what .env.local sets (plain KEY=value lines) so that this script sees DATABASE_URL etc. as the app
+  # will. As in Next, a variable already set in the environment wins over the file.
+  local line key
+  while IFS= read -r line || [ -n "$line" ]; do
+    case "$line" in '' | '#'*) continue ;; esac
+    key="${line%%=*}"
+    [[ "$key" =~ ^[A-Za-z_][A-Za-z0-9_]*$ ]] || continue
+    [ -n "${!key+set}" ] || export "$key=${line#*=}"
+  done < .env.local
   export DATA_DIR="${DATA_DIR:-.data}"
   export ALLOW_EMBEDDED="${ALLOW_EMBEDDED:-1}"
   mkdir -p "$DATA_DIR"
@@ -96,6 +100,15 @@ migrate_and_seed() {
   fi
 }
 
+trust_own_certificate() {
+  # After a server action redirects, Next fetches the target page from its own origin. With run.sh's
+  # self-signed certificate that fetch fails (and the browser falls back to a second round trip) unless this
+  # Node process trusts the certificate. Only our own local certificate is added, nothing is disabled.
+  if [ -z "${TLS_CERT_PATH:-}" ] && [ -f "$DATA_DIR/tls/cert.pem" ]; then
+    export NODE_EXTRA_CA_CERTS="$PWD/$DATA_DIR/tls/cert.pem"
+  fi
+}
+
 prepare() {
   install_node_modules
   ensure_env_file
@@ -126,6 +139,7 @@ print_demo_sign_ins() {
 serve() {
   local origin="${APP_ORIGIN:-https://localhost:${PORT:-8000}}"
   export APP_ORIGIN="$origin"
+  trust_own_certificate
   # tsx itself (not npx) so that the SIGTERM below reaches the server process.
   NODE_ENV=production ./node_modules/.bin/tsx server.ts &
   local server_pid=$!
@@ -224,6 +238,7 @@ case "$command_name" in
   prepare) prepare ;;
   dev)
     prepare
+    trust_own_certificate
     exec npm run -s dev
     ;;
   start)

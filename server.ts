@@ -143,7 +143,7 @@ async function main(): Promise<void> {
         trustedProxies,
       });
       if (!isTrustedProxy(socketAddress, trustedProxies)) {
-        for (const name of forwardingHeaderNames) delete request.headers[name];
+        for (const name of forwardingHeaderNames) Reflect.deleteProperty(request.headers, name);
       }
       // The address is empty only when the socket closed before the request was handled; the header is then
       // left absent (the sanitiser removed any client-sent value) rather than filled with a made-up value.

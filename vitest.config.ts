@@ -2,12 +2,25 @@ import path from "node:path";
 import { defineConfig } from "vitest/config";
 
 // Server code begins with `import "server-only"`, which throws outside Next's server build unless the
-// `react-server` export condition is active (STACK-NOTES trap 23), so every project resolves with it.
+// `react-server` export condition is active (STACK-NOTES trap 23). Tests in the node environment run in
+// Vite's SSR environment, which reads `ssr.resolve.conditions`, so the condition is set there as well.
+const serverConditions = ["react-server", "node", "import", "default"];
 const shared = {
   resolve: {
     alias: { "@": path.resolve(import.meta.dirname) },
-    conditions: ["react-server", "node", "import", "default"],
+    conditions: serverConditions,
   },
+  ssr: { resolve: { conditions: serverConditions } },
+};
+
+// Each integration file gets its own fresh database (tests/helpers/integration-environment.ts), so files
+// run one after another, and each in a fresh worker process (Vitest's default isolation).
+const integration = {
+  include: ["tests/integration/**/*.test.ts"],
+  environment: "node" as const,
+  testTimeout: 30_000,
+  hookTimeout: 60_000,
+  fileParallelism: false,
 };
 
 export default defineConfig({
@@ -21,27 +34,15 @@ export default defineConfig({
       {
         ...shared,
         test: {
+          ...integration,
           name: "integration-postgres",
-          include: ["tests/integration/**/*.test.ts"],
-          environment: "node",
           globalSetup: ["tests/helpers/postgres-global-setup.ts"],
           env: { INTEGRATION_DATABASE: "postgres" },
-          testTimeout: 30_000,
-          hookTimeout: 60_000,
-          fileParallelism: false,
         },
       },
       {
         ...shared,
-        test: {
-          name: "integration-pglite",
-          include: ["tests/integration/**/*.test.ts"],
-          environment: "node",
-          env: { INTEGRATION_DATABASE: "pglite" },
-          testTimeout: 30_000,
-          hookTimeout: 60_000,
-          fileParallelism: false,
-        },
+        test: { ...integration, name: "integration-pglite", env: { INTEGRATION_DATABASE: "pglite" } },
       },
     ],
   },

@@ -92,9 +92,8 @@ export function createFieldCipher(provider: KeyProvider): FieldCipher {
         const cipher = createCipheriv(algorithm, key, iv, { authTagLength: tagLengthInBytes });
         cipher.setAAD(additionalData(purpose, version, context));
         const encrypted = Buffer.concat([cipher.update(plaintext, "utf8"), cipher.final(), cipher.getAuthTag()]);
-        return [envelopeVersion, purpose, String(version), iv.toString("base64url"), encrypted.toString("base64url")].join(
-          ":",
-        );
+        const encodedIv = iv.toString("base64url");
+        return [envelopeVersion, purpose, String(version), encodedIv, encrypted.toString("base64url")].join(":");
       } catch (cause) {
         // Never return the input or an unencrypted value: the caller would store plaintext believing it safe.
         throw new BankError("internal", { internalMessage: "field encryption failed", cause });
@@ -196,10 +195,8 @@ function decodeBase64Url(encoded: string, part: string): Buffer {
  * would authenticate identically and a ciphertext could be moved between them.
  */
 function additionalData(purpose: DataKeyPurpose, version: number, context: FieldContext): Buffer {
-  return Buffer.from(
-    JSON.stringify([additionalDataLabel, envelopeVersion, purpose, version, context.table, context.column, context.rowId]),
-    "utf8",
-  );
+  const parts = [additionalDataLabel, envelopeVersion, purpose, version, context.table, context.column, context.rowId];
+  return Buffer.from(JSON.stringify(parts), "utf8");
 }
 
 function checkPurpose(purpose: DataKeyPurpose): void {

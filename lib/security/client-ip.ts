@@ -8,7 +8,7 @@
 import { BlockList, SocketAddress, isIP } from "node:net";
 import { ConfigurationError } from "@/lib/env-schema";
 
-const ipv4MappedPrefix = /^::ffff:(\d{1,3}(?:\.\d{1,3}){3})$/;
+const ipv4MappedPrefix = "::ffff:";
 
 /**
  * Returns the canonical text form of an IP address, or "" when the input is not an IP address.
@@ -33,8 +33,10 @@ export function normaliseIpAddress(address: string): string {
   } catch {
     return "";
   }
-  const mapped = ipv4MappedPrefix.exec(canonical);
-  if (mapped?.[1] !== undefined && isIP(mapped[1]) === 4) return mapped[1];
+  if (canonical.startsWith(ipv4MappedPrefix)) {
+    const mapped = canonical.slice(ipv4MappedPrefix.length);
+    if (isIP(mapped) === 4) return mapped;
+  }
   return canonical;
 }
 

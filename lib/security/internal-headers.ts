@@ -29,6 +29,6 @@ export function isInternalHeaderName(name: string): boolean {
 /** Deletes every internal header from the request's headers, in place. */
 export function sanitiseIncomingHeaders(headers: IncomingHttpHeaders): void {
   for (const name of Object.keys(headers)) {
-    if (isInternalHeaderName(name)) delete headers[name];
+    if (isInternalHeaderName(name)) Reflect.deleteProperty(headers, name);
   }
 }

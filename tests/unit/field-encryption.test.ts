@@ -15,12 +15,6 @@ import { createLocalKeyring } from "@/lib/crypto/local-keyring";
 import { normaliseEmail } from "@/lib/crypto/normalise";
 import { BankError } from "@/lib/errors";
 
-// The modules under test begin with `import "server-only"`, which throws unless the `react-server` export
-// condition is active. vitest.config.ts sets it in `resolve.conditions`, but Vite applies that only to its
-// client environment, while these tests run in the SSR environment (which reads `ssr.resolve.conditions`),
-// so the throwing default export is loaded. Until the shared config also sets `ssr.resolve.conditions`, the
-// marker is replaced by an empty module here; it carries no behaviour besides that build-time guard.
-vi.mock("server-only", () => ({}));
 
 const temporaryRoot = fs.mkdtempSync(path.join(os.tmpdir(), "field-encryption-"));
 afterAll(() => fs.rmSync(temporaryRoot, { recursive: true, force: true }));
@@ -115,18 +109,27 @@ describe("encryptField / decryptField", () => {
     ["row id", { ...context, rowId: "3f1e9c1a-0002" }],
     ["column", { ...context, column: "address" }],
     ["table", { ...context, table: "employees" }],
-    // Without an unambiguous AAD encoding these two would authenticate the same.
-    ["separator-shifted table and column", { ...context, table: "customers:full", column: "name" }],
   ])("rejects a ciphertext moved to another %s", async (_label, otherContext) => {
     const cipher = await cipherFor();
     const ciphertext = await cipher.encryptField("Alice Example", context);
     await expectDecryptionFailure(cipher.decryptField(ciphertext, otherContext));
   });
 
+  it("binds the context unambiguously, so shifting text between table and column is rejected", async () => {
+    const cipher = await cipherFor();
+    // Joined with ":" these two contexts would be the same bytes ("a:b:c:r"), and the tag would still verify.
+    const ciphertext = await cipher.encryptField("Alice Example", { table: "a:b", column: "c", rowId: "r" });
+    expect(await cipher.decryptField(ciphertext, { table: "a:b", column: "c", rowId: "r" })).toBe("Alice Example");
+    await expectDecryptionFailure(cipher.decryptField(ciphertext, { table: "a", column: "b:c", rowId: "r" }));
+  });
+
   it("rejects a ciphertext decrypted for another purpose, whether or not its label is changed", async () => {
     const cipher = await cipherFor();
     const ciphertext = await cipher.encryptField("123456", context, "mfa");
-    await expectDecryptionFailure(cipher.decryptField(ciphertext, context, "pii"));
+    const mismatch = await expectDecryptionFailure(cipher.decryptField(ciphertext, context, "pii"));
+    // Refused by the label check before any key is used...
+    expect((mismatch.cause as Error).message).toContain("purpose does not match");
+    // ...and a relabelled value is refused by the tag, because the purpose is part of the AAD.
     await expectDecryptionFailure(cipher.decryptField(ciphertext.replace(/^v1:mfa:/, "v1:pii:"), context, "pii"));
   });
 
@@ -172,10 +175,24 @@ describe("encryptField / decryptField", () => {
     }
   });
 
+  it("rejects a non-canonical encoding even though it decodes to the same bytes", async () => {
+    const cipher = await cipherFor();
+    const ciphertext = await cipher.encryptField("Alice Example", context);
+    // 13 + 16 = 29 bytes make 39 base64url characters, whose last character carries 2 unused bits.
+    const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    const lastIndex = alphabet.indexOf(ciphertext.slice(-1));
+    const variant = ciphertext.slice(0, -1) + alphabet.charAt(lastIndex ^ 1);
+    expect(Buffer.from(variant.split(":")[4] ?? "", "base64url")).toEqual(
+      Buffer.from(ciphertext.split(":")[4] ?? "", "base64url"),
+    );
+    await expectDecryptionFailure(cipher.decryptField(variant, context));
+  });
+
   it("rejects an unknown key version", async () => {
     const cipher = await cipherFor();
     const ciphertext = await cipher.encryptField("Alice Example", context);
-    const error = await expectDecryptionFailure(cipher.decryptField(ciphertext.replace(/^v1:pii:1:/, "v1:pii:7:"), context));
+    const relabelled = ciphertext.replace(/^v1:pii:1:/, "v1:pii:7:");
+    const error = await expectDecryptionFailure(cipher.decryptField(relabelled, context));
     expect(String((error.cause as Error).message)).toContain("version 7");
   });
 
@@ -288,15 +305,43 @@ describe("local keyring file", () => {
     await expect(failure).rejects.not.toThrow(shortKey);
   });
 
+  const otherKey = Buffer.alloc(32, 9).toString("base64");
   it.each<[string, (keyring: KeyringFile) => unknown]>([
-    ["a current version without a key", (keyring) => ({ ...keyring, dataKeys: { ...keyring.dataKeys, pii: { current: 2, versions: keyring.dataKeys.pii.versions } } })],
-    ["a missing purpose", (keyring) => ({ ...keyring, dataKeys: { pii: keyring.dataKeys.pii, mfa: keyring.dataKeys.mfa } })],
+    [
+      "a current version without a key",
+      (keyring) => ({ ...keyring, dataKeys: { ...keyring.dataKeys, pii: { ...keyring.dataKeys.pii, current: 2 } } }),
+    ],
+    [
+      "a missing purpose",
+      (keyring) => ({ ...keyring, dataKeys: { pii: keyring.dataKeys.pii, mfa: keyring.dataKeys.mfa } }),
+    ],
     ["a missing blind-index key", (keyring) => ({ ...keyring, blindIndexKeys: {} })],
-    ["an unknown field", (keyring) => ({ ...keyring, dataKeys: { ...keyring.dataKeys, pii: { ...keyring.dataKeys.pii, verisons: {} } } })],
+    [
+      "an unknown field",
+      (keyring) => ({
+        ...keyring,
+        dataKeys: { ...keyring.dataKeys, pii: { ...keyring.dataKeys.pii, verisons: {} } },
+      }),
+    ],
     ["another format version", (keyring) => ({ ...keyring, format: 2 })],
-    ["a version label with a leading zero", (keyring) => ({ ...keyring, dataKeys: { ...keyring.dataKeys, pii: { current: 1, versions: { ...keyring.dataKeys.pii.versions, "01": Buffer.alloc(32, 9).toString("base64") } } } })],
-    ["a key reused across purposes", (keyring) => ({ ...keyring, blindIndexKeys: { email: keyring.dataKeys.pii.versions["1"] } })],
-    ["non-canonical base64", (keyring) => ({ ...keyring, blindIndexKeys: { email: `${keyring.blindIndexKeys.email.slice(0, 20)}*${keyring.blindIndexKeys.email.slice(20)}` } })],
+    [
+      "a version label with a leading zero",
+      (keyring) => ({
+        ...keyring,
+        dataKeys: {
+          ...keyring.dataKeys,
+          pii: { current: 1, versions: { ...keyring.dataKeys.pii.versions, "01": otherKey } },
+        },
+      }),
+    ],
+    [
+      "a key reused across purposes",
+      (keyring) => ({ ...keyring, blindIndexKeys: { email: keyring.dataKeys.pii.versions["1"] } }),
+    ],
+    [
+      "a character outside base64",
+      (keyring) => ({ ...keyring, blindIndexKeys: { email: keyring.blindIndexKeys.email.replace(/^./, "*") } }),
+    ],
   ])("rejects a keyring with %s", async (_label, change) => {
     const filePath = rawKeyringFile(JSON.stringify(change(generateKeyring())));
     await expect(createLocalKeyring(filePath).blindIndexKey("email")).rejects.toThrow(/is invalid/);
@@ -403,7 +448,8 @@ describe("lib/crypto entry point", () => {
     expect(ciphertext.startsWith("v1:pii:1:")).toBe(true);
     expect(await crypto.decryptField(ciphertext, context)).toBe("Alice Example");
     // The entry point reads the same file: a cipher built directly on it decrypts the value too.
-    expect(await createFieldCipher(createLocalKeyring(filePath)).decryptField(ciphertext, context)).toBe("Alice Example");
+    const direct = createFieldCipher(createLocalKeyring(filePath));
+    expect(await direct.decryptField(ciphertext, context)).toBe("Alice Example");
     expect(await crypto.blindIndex("email", " Alice@Example.com")).toBe(
       await crypto.blindIndex("email", crypto.normaliseEmail("alice@example.com")),
     );

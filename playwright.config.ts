@@ -1,0 +1,49 @@
+import { defineConfig } from "@playwright/test";
+
+// The end-to-end suite runs against the built app started exactly as run.sh starts it, over HTTPS, on its own
+// ports and its own embedded data folder (recreated each run) so that it never touches a developer's data.
+export const e2ePort = 8443;
+export const e2eHttpPort = 8081;
+export const e2eDataDirectory = ".data/e2e";
+const origin = `https://localhost:${e2ePort}`;
+
+export default defineConfig({
+  testDir: "tests/e2e",
+  fullyParallel: false,
+  workers: 1,
+  retries: 0,
+  timeout: 30_000,
+  forbidOnly: Boolean(process.env.CI),
+  reporter: [["list"]],
+  use: {
+    baseURL: origin,
+    // The certificate is the self-signed one run.sh creates; the suite checks TLS is used, not who signed it.
+    ignoreHTTPSErrors: true,
+    trace: "off",
+    launchOptions: {
+      // Debian's chromium; Playwright's own browser download cannot work here (STACK-NOTES trap 10).
+      executablePath: "/usr/bin/chromium",
+      args: [
+        "--no-sandbox",
+        "--disable-dev-shm-usage",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-default-apps",
+        "--disable-sync",
+        "--no-first-run",
+      ],
+    },
+  },
+  webServer: {
+    command:
+      `rm -rf ${e2eDataDirectory} && DATA_DIR=${e2eDataDirectory} PORT=${e2ePort} HTTP_PORT=${e2eHttpPort} ` +
+      `APP_ORIGIN=${origin} DATABASE_URL= ./run.sh start`,
+    url: `${origin}/api/health`,
+    ignoreHTTPSErrors: true,
+    reuseExistingServer: false,
+    timeout: 240_000,
+    stdout: "ignore",
+    stderr: "pipe",
+  },
+});

@@ -1,0 +1,157 @@
+/**
+ * A fresh, private database and configuration for one integration test file.
+ *
+ * The application reads its configuration once per process (`env()` is memoised) and keeps one database
+ * handle on globalThis, so everything here must happen before the first application call and cannot be
+ * changed afterwards. That is safe because Vitest runs every file of an isolated project (the default,
+ * `isolate: true`) in a new worker process; `useIntegrationEnvironment` refuses to run if it finds a handle
+ * already open, which is what a reused worker (`--no-isolate`) would look like.
+ *
+ * Per file it creates:
+ * - a temporary folder under os.tmpdir() holding DATA_DIR (demo credentials, and PGlite's files for the
+ *   pglite project) and a freshly generated keyring (KEYRING_PATH);
+ * - for the postgres project, a new database `<run prefix>_<random>` created from template0 on the server
+ *   named by the global setup (tests/helpers/postgres-global-setup.ts), dropped WITH (FORCE) in afterAll;
+ * - a random 48-character AUTH_SECRET.
+ * Variables that would point the application elsewhere (DATABASE_URL, REDIS_URL, KEY_PROVIDER, ...) are
+ * removed first, so a developer's shell can never aim these tests at a real database or at `.data/`.
+ */
+import crypto from "node:crypto";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import postgres from "postgres";
+import { afterAll, beforeAll, inject } from "vitest";
+import { closeDatabase, databaseHandle, type DatabaseKind } from "@/db/client";
+import { createKeyringFile } from "@/lib/crypto/keyring-format";
+
+export interface IntegrationEnvironment {
+  kind: DatabaseKind;
+  /** The temporary folder holding everything this file created on disk. */
+  temporaryRoot: string;
+  dataDirectory: string;
+  keyringPath: string;
+  /** The PostgreSQL database of this file (postgres project only). */
+  databaseName: string | undefined;
+}
+
+const variablesToClear = [
+  "DATABASE_URL",
+  "REDIS_URL",
+  "DATA_DIR",
+  "KEYRING_PATH",
+  "KEY_PROVIDER",
+  "PKCS11_MODULE",
+  "PKCS11_TOKEN_LABEL",
+  "PKCS11_PIN",
+  "PKCS11_PIN_FILE",
+  "ALLOW_EMBEDDED",
+  "AUTH_SECRET",
+] as const;
+
+function requestedKind(): DatabaseKind {
+  const kind = process.env.INTEGRATION_DATABASE;
+  if (kind !== "postgres" && kind !== "pglite") {
+    throw new Error(
+      `INTEGRATION_DATABASE must be "postgres" or "pglite" (got ${String(kind)}); run the integration-postgres ` +
+        "or integration-pglite project rather than the files on their own",
+    );
+  }
+  return kind;
+}
+
+function adminClient(url: string) {
+  return postgres(url, { max: 1, onnotice: () => undefined, connect_timeout: 10 });
+}
+
+async function createPostgresDatabase(): Promise<{ name: string; url: string; adminUrl: string }> {
+  const adminUrl = inject("postgresAdminUrl");
+  const runPrefix = inject("postgresRunPrefix");
+  if (!adminUrl || !runPrefix) {
+    throw new Error("the postgres global setup did not run (tests/helpers/postgres-global-setup.ts)");
+  }
+  const name = `${runPrefix}_${crypto.randomBytes(4).toString("hex")}`;
+  if (!/^bank_it_[0-9a-z_]+$/.test(name) || name.length > 63) throw new Error(`unexpected database name ${name}`);
+  const sql = adminClient(adminUrl);
+  try {
+    // template0 guarantees an empty database even if someone has added objects to template1.
+    await sql.unsafe(`create database "${name}" template template0 encoding 'UTF8'`);
+  } finally {
+    await sql.end({ timeout: 5 });
+  }
+  const url = new URL(adminUrl);
+  url.pathname = `/${name}`;
+  return { name, url: url.toString(), adminUrl };
+}
+
+async function dropPostgresDatabase(adminUrl: string, name: string): Promise<void> {
+  const sql = adminClient(adminUrl);
+  try {
+    await sql.unsafe(`drop database if exists "${name}" with (force)`);
+  } finally {
+    await sql.end({ timeout: 5 });
+  }
+}
+
+/**
+ * Registers beforeAll/afterAll hooks that give this test file its own configuration and empty database, and
+ * returns a getter for the details. Call it once, at the top level of the test file, before any other hook.
+ */
+export function useIntegrationEnvironment(): () => IntegrationEnvironment {
+  let environment: IntegrationEnvironment | undefined;
+  let dropDatabase: (() => Promise<void>) | undefined;
+
+  beforeAll(async () => {
+    const globalForDatabase = globalThis as { bankDatabaseHandle?: unknown };
+    if (globalForDatabase.bankDatabaseHandle !== undefined) {
+      throw new Error(
+        "a database handle is already open in this worker: integration test files need isolated workers " +
+          "(do not run them with --no-isolate)",
+      );
+    }
+    if (process.env.NODE_ENV !== "test") throw new Error(`NODE_ENV must be "test", not ${process.env.NODE_ENV}`);
+    const kind = requestedKind();
+
+    for (const name of variablesToClear) Reflect.deleteProperty(process.env, name);
+
+    const temporaryRoot = fs.mkdtempSync(path.join(os.tmpdir(), `bank-it-${kind}-`));
+    const dataDirectory = path.join(temporaryRoot, "data");
+    const keyringPath = path.join(temporaryRoot, "keys", "keyring.json");
+    if ((await createKeyringFile(keyringPath)) !== "created") throw new Error("expected a brand-new keyring");
+
+    let databaseName: string | undefined;
+    if (kind === "postgres") {
+      const created = await createPostgresDatabase();
+      databaseName = created.name;
+      dropDatabase = () => dropPostgresDatabase(created.adminUrl, created.name);
+      process.env.DATABASE_URL = created.url;
+    }
+    process.env.DATA_DIR = dataDirectory;
+    process.env.KEYRING_PATH = keyringPath;
+    process.env.KEY_PROVIDER = "local";
+    process.env.AUTH_SECRET = crypto.randomBytes(36).toString("base64url");
+
+    environment = { kind, temporaryRoot, dataDirectory, keyringPath, databaseName };
+
+    // Opening the handle here also proves that the configuration resolved to the intended database.
+    const handle = databaseHandle();
+    if (handle.kind !== kind) throw new Error(`expected a ${kind} handle, got ${handle.kind}`);
+  });
+
+  afterAll(async () => {
+    try {
+      await closeDatabase();
+    } finally {
+      try {
+        await dropDatabase?.();
+      } finally {
+        if (environment) fs.rmSync(environment.temporaryRoot, { recursive: true, force: true });
+      }
+    }
+  });
+
+  return () => {
+    if (!environment) throw new Error("the integration environment is not set up yet (use it inside hooks or tests)");
+    return environment;
+  };
+}
