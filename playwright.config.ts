@@ -38,7 +38,7 @@ export default defineConfig({
   webServer: {
     command:
       `rm -rf ${e2eDataDirectory} && DATA_DIR=${e2eDataDirectory} PORT=${e2ePort} HTTP_PORT=${e2eHttpPort} ` +
-      `APP_ORIGIN=${origin} DATABASE_URL= ./run.sh start`,
+      `APP_ORIGIN=${origin} DATABASE_URL= REDIS_URL= RATE_LIMIT_SIGN_IN_PER_15_MINUTES=200 ./run.sh start`,
     url: `${origin}/api/health`,
     ignoreHTTPSErrors: true,
     reuseExistingServer: false,

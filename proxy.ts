@@ -1,36 +1,110 @@
 import { type NextRequest, NextResponse } from "next/server";
-import { parseEnvironment } from "@/lib/env-schema";
+import { type Environment, parseEnvironment } from "@/lib/env-schema";
 import { buildContentSecurityPolicy } from "@/lib/security/content-security-policy";
+import { isSameOriginRequest } from "@/lib/security/origin";
+import { proxyRefusal, wantsHtml } from "@/lib/security/proxy-responses";
+import {
+  clientKeyForIp,
+  consumeRateLimit,
+  type RateLimitDecision,
+  type RateLimitName,
+  rateLimitHeaders,
+} from "@/lib/security/rate-limit";
 
 /**
- * The first, cheap filter in front of every page (STACK-NOTES traps 13 and 19): a fresh CSP nonce per
- * request, and an optimistic redirect of visitors without a session cookie. It is never the only guard:
- * pages, actions, route handlers and the data layer check the session, role and ownership themselves.
+ * The first, cheap filter in front of everything but static files (STACK-NOTES traps 13 and 19):
+ * 1. refuses cross-site writes (Origin missing or foreign, or Sec-Fetch-Site cross-site) with 403;
+ * 2. applies the per-IP rate limits, keyed by the address server.ts wrote into `x-client-ip`;
+ * 3. redirects visitors without a session cookie away from customer pages;
+ * 4. sets a CSP with a fresh nonce.
+ * It is never the only guard: pages, actions, route handlers and the data layer check the session, role,
+ * ownership and origin themselves.
  */
 
 // Must match lib/auth/auth.ts; the proxy only looks for the cookie's presence, it does not decrypt it.
 const sessionCookieName = "__Secure-authjs.session-token";
-
+const safeMethods = new Set(["GET", "HEAD", "OPTIONS"]);
+const signInPaths = ["/login", "/api/auth/callback/credentials", "/api/auth/signin/credentials"];
+const registrationPaths = ["/register", "/forgot-password", "/reset-password"];
 // Paths that a signed-out visitor may reach. API routes answer 401 themselves instead of redirecting.
-const publicPathPrefixes = ["/login", "/api/"];
+const publicPathPrefixes = ["/login", "/logout", "/register", "/forgot-password", "/reset-password", "/api/"];
 
-let appOrigin: string | undefined;
-function configuredOrigin(): string {
-  appOrigin ??= parseEnvironment(process.env).appOrigin;
-  return appOrigin;
+let cachedEnvironment: Environment | undefined;
+function configuration(): Environment {
+  cachedEnvironment ??= parseEnvironment(process.env);
+  return cachedEnvironment;
+}
+
+function matchesPrefix(pathname: string, prefix: string): boolean {
+  return pathname === prefix || pathname.startsWith(prefix.endsWith("/") ? prefix : `${prefix}/`);
 }
 
 function hasSessionCookie(request: NextRequest): boolean {
   // Auth.js splits large tokens into `.0`, `.1`… chunks; any of them counts as present.
-  return request.cookies.getAll().some((cookie) => cookie.name === sessionCookieName || cookie.name.startsWith(`${sessionCookieName}.`));
+  return request.cookies
+    .getAll()
+    .some((cookie) => cookie.name === sessionCookieName || cookie.name.startsWith(`${sessionCookieName}.`));
 }
 
-export function proxy(request: NextRequest): NextResponse {
+/** Which per-IP limits a request counts against. Each request counts against one budget (two for the API). */
+function limitsFor(request: NextRequest): RateLimitName[] {
   const { pathname } = request.nextUrl;
-  const isPublic = publicPathPrefixes.some((prefix) => pathname === prefix || pathname.startsWith(prefix.endsWith("/") ? prefix : `${prefix}/`));
+  const isWrite = !safeMethods.has(request.method);
+  if (pathname === "/api/csp-report") return ["cspReports"];
+  if (matchesPrefix(pathname, "/api/v1")) return ["apiHourly", "apiDaily"];
+  if (isWrite && signInPaths.includes(pathname)) return ["signIn"];
+  if (isWrite && registrationPaths.includes(pathname)) return ["registration"];
+  // A signed-in user's server actions are limited per user by the action wrapper, so that many customers
+  // behind one office or carrier NAT are not throttled together. Without a session cookie they count here.
+  if (request.headers.has("next-action") && hasSessionCookie(request)) return [];
+  return ["pageViews"];
+}
+
+export async function proxy(request: NextRequest): Promise<Response> {
+  const settings = configuration();
+  const { pathname } = request.nextUrl;
+  const html = wantsHtml(request.headers, pathname);
+
+  // CSP reports are sent by browsers without credentials and change nothing but a log line; they have their
+  // own small limit instead of the origin rule (browsers do not reliably send Origin with them).
+  if (!safeMethods.has(request.method) && pathname !== "/api/csp-report") {
+    if (!isSameOriginRequest(request.headers, settings.appOrigin)) {
+      return proxyRefusal({ status: 403, code: "cross_site_request", title: "This request was refused.", html });
+    }
+  }
+
+  const clientKey = clientKeyForIp(request.headers.get("x-client-ip"));
+  let apiDecision: RateLimitDecision | null = null;
+  for (const name of limitsFor(request)) {
+    const outcome = await consumeRateLimit(settings, name, clientKey);
+    if (outcome.kind === "unavailable") {
+      return proxyRefusal({
+        status: 503,
+        code: "unavailable",
+        title: "The service is temporarily unavailable. Please try again shortly.",
+        html,
+        headers: { "Retry-After": "5" },
+      });
+    }
+    if (outcome.kind === "limited") {
+      return proxyRefusal({
+        status: 429,
+        code: "rate_limited",
+        title: "Too many requests. Please wait a moment and try again.",
+        html,
+        headers: rateLimitHeaders(outcome.decision),
+      });
+    }
+    // For the API, report the tighter of the two budgets it counts against.
+    if (outcome.decision && (apiDecision === null || outcome.decision.remaining < apiDecision.remaining)) {
+      apiDecision = outcome.decision;
+    }
+  }
+
+  const isPublic = publicPathPrefixes.some((prefix) => matchesPrefix(pathname, prefix));
   if (!isPublic && !hasSessionCookie(request)) {
     // Built from the configured origin, never from the Host header.
-    return NextResponse.redirect(new URL("/login", configuredOrigin()), 307);
+    return NextResponse.redirect(new URL("/login", settings.appOrigin), 307);
   }
 
   const nonce = Buffer.from(crypto.getRandomValues(new Uint8Array(16))).toString("base64");
@@ -41,15 +115,14 @@ export function proxy(request: NextRequest): NextResponse {
   requestHeaders.set("content-security-policy", contentSecurityPolicy);
   const response = NextResponse.next({ request: { headers: requestHeaders } });
   response.headers.set("content-security-policy", contentSecurityPolicy);
+  if (apiDecision && matchesPrefix(pathname, "/api/v1")) {
+    for (const [name, value] of Object.entries(rateLimitHeaders(apiDecision))) response.headers.set(name, value);
+  }
   return response;
 }
 
 export const config = {
-  // Static assets, images and the health probe need neither a nonce nor a session (trap 19).
-  matcher: [
-    {
-      source: "/((?!_next/static|_next/image|favicon.ico|robots.txt|api/health).*)",
-      missing: [{ type: "header", key: "next-router-prefetch" }],
-    },
-  ],
+  // Static assets, images and the health and readiness probes need neither a nonce, a session nor a limit
+  // (trap 19). Prefetch requests are NOT excluded: a header a client can send must never skip these checks.
+  matcher: ["/((?!_next/static|_next/image|favicon.ico|robots.txt|refusal.css|api/health|api/ready).*)"],
 };

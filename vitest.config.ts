@@ -44,6 +44,10 @@ export default defineConfig({
         ...shared,
         test: { ...integration, name: "integration-pglite", env: { INTEGRATION_DATABASE: "pglite" } },
       },
+      {
+        ...shared,
+        test: { name: "integration-redis", include: ["tests/redis/**/*.test.ts"], environment: "node", testTimeout: 30_000 },
+      },
     ],
   },
 });

@@ -8,6 +8,7 @@ import { env } from "@/lib/env";
 import { BankError, type ErrorCode, type FieldErrors } from "@/lib/errors";
 import { logger } from "@/lib/logger";
 import { isSameOriginRequest } from "@/lib/security/origin";
+import { consumeRateLimit } from "@/lib/security/rate-limit";
 
 export type ActionResult<T> =
   | { ok: true; data: T }
@@ -52,6 +53,18 @@ async function assertSameOrigin(): Promise<void> {
   }
 }
 
+/**
+ * The per-user limit on state-changing actions. It fails closed: these actions move money and change
+ * identity, and an attacker who can make Redis unreachable must not thereby switch the limit off.
+ */
+async function enforceUserActionLimit(userId: string): Promise<void> {
+  const outcome = await consumeRateLimit(env(), "userActions", `user:${userId}`);
+  if (outcome.kind === "limited") throw new BankError("rate_limited");
+  if (outcome.kind === "unavailable") {
+    throw new BankError("unavailable", { internalMessage: "rate limiter unavailable for a user action" });
+  }
+}
+
 function parseInput<Schema extends z.ZodType>(schema: Schema, input: ActionInput): z.output<Schema> {
   const parsed = schema.safeParse(toPlainObject(input));
   if (!parsed.success) {
@@ -62,8 +75,7 @@ function parseInput<Schema extends z.ZodType>(schema: Schema, input: ActionInput
 
 /**
  * The one way to write a server action for a signed-in user: origin check → authenticate into an actor →
- * (per-user rate limit, added by the request-security issue at this point) → zod parse → call the data
- * layer → a typed result. The shape `(previousState, input)` fits React's `useActionState`.
+ * per-user rate limit → zod parse → call the data layer → a typed result. The shape `(previousState, input)` fits React's `useActionState`.
  */
 export function action<Schema extends z.ZodType, Result>(
   schema: Schema,
@@ -73,11 +85,15 @@ export function action<Schema extends z.ZodType, Result>(
     runGuarded(async () => {
       await assertSameOrigin();
       const actor = await requireActor();
+      await enforceUserActionLimit(actor.userId);
       return handler(actor, parseInput(schema, input));
     });
 }
 
-/** The same wrapper for the few actions that run before there is a session (sign-in). */
+/**
+ * The same wrapper for the few actions that run before there is a session (sign-in). Their limits are per IP
+ * and applied by proxy.ts (sign-in, registration), since there is no user to count them under.
+ */
 export function publicAction<Schema extends z.ZodType, Result>(
   schema: Schema,
   handler: (input: z.output<Schema>, context: RequestContext) => Promise<Result>,

@@ -48,6 +48,17 @@ const rawSchema = z.object({
   TRUSTED_PROXIES: commaSeparatedList,
   SESSION_IDLE_TIMEOUT_SECONDS: z.coerce.number().int().min(60).max(3600).default(900),
   SESSION_ABSOLUTE_LIFETIME_SECONDS: z.coerce.number().int().min(300).max(86_400).default(28_800),
+  RATE_LIMIT_API_PER_HOUR: z.coerce.number().int().min(1).default(50),
+  RATE_LIMIT_API_PER_DAY: z.coerce.number().int().min(1).default(200),
+  RATE_LIMIT_SIGN_IN_PER_15_MINUTES: z.coerce.number().int().min(1).default(10),
+  RATE_LIMIT_REGISTRATION_PER_HOUR: z.coerce.number().int().min(1).default(5),
+  RATE_LIMIT_USER_ACTIONS_PER_HOUR: z.coerce.number().int().min(1).default(120),
+  RATE_LIMIT_PAGE_VIEWS_PER_HOUR: z.coerce.number().int().min(1).default(600),
+  RATE_LIMIT_CSP_REPORTS_PER_HOUR: z.coerce.number().int().min(1).default(30),
+  RATE_LIMIT_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9:_-]{1,64}$/, "RATE_LIMIT_PREFIX may hold letters, digits, ':', '_' and '-' only")
+    .default("bank:rate-limit"),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
 });
 
@@ -85,6 +96,16 @@ function finalise(raw: z.infer<typeof rawSchema>) {
     sessionIdleTimeoutSeconds: raw.SESSION_IDLE_TIMEOUT_SECONDS,
     sessionAbsoluteLifetimeSeconds: raw.SESSION_ABSOLUTE_LIFETIME_SECONDS,
     logLevel: raw.LOG_LEVEL,
+    rateLimits: {
+      prefix: raw.RATE_LIMIT_PREFIX,
+      apiPerHour: raw.RATE_LIMIT_API_PER_HOUR,
+      apiPerDay: raw.RATE_LIMIT_API_PER_DAY,
+      signInPer15Minutes: raw.RATE_LIMIT_SIGN_IN_PER_15_MINUTES,
+      registrationPerHour: raw.RATE_LIMIT_REGISTRATION_PER_HOUR,
+      userActionsPerHour: raw.RATE_LIMIT_USER_ACTIONS_PER_HOUR,
+      pageViewsPerHour: raw.RATE_LIMIT_PAGE_VIEWS_PER_HOUR,
+      cspReportsPerHour: raw.RATE_LIMIT_CSP_REPORTS_PER_HOUR,
+    },
     demoCredentialsPath: path.join(/* turbopackIgnore: true */ dataDirectory, "demo-credentials.json"),
   };
 }

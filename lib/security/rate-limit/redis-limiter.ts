@@ -1,0 +1,125 @@
+/**
+ * @upstash/ratelimit over a plain Redis through ioredis. Two things stand between them (STACK-NOTES traps 2
+ * and 3):
+ * - Upstash's Lua scripts begin with `#!lua flags=allow-key-locking`, which Redis 7.0 refuses. The adapter
+ *   strips the flags and keeps a map from the original script hash (which the library asks for) to the hash
+ *   of the script Redis actually stored.
+ * - The library fails open by default (a slow Redis resolves `success: true` after 5 s). Here it fails
+ *   closed: no timeout race, no ephemeral cache, and ioredis refuses commands at once while disconnected
+ *   (no offline queue, one retry), so `limit()` throws within milliseconds when Redis is down and the caller
+ *   decides, per limit, whether that means 503 or letting the request through.
+ */
+import crypto from "node:crypto";
+import { Ratelimit } from "@upstash/ratelimit";
+import Redis from "ioredis";
+import { RateLimiterUnavailableError, type RateLimitDecision, type RateLimiter } from "@/lib/security/rate-limit/types";
+
+type RedisArgument = string | number;
+
+/** The part of Upstash's Redis client that a single-region Ratelimit calls. */
+class UpstashCompatibleRedis {
+  private readonly patchedHashByOriginalHash = new Map<string, string>();
+  private readonly patchedScriptByOriginalHash = new Map<string, string>();
+
+  constructor(private readonly client: Redis) {}
+
+  private remember(script: string): { patchedScript: string; patchedHash: string } {
+    const originalHash = crypto.createHash("sha1").update(script).digest("hex");
+    const patchedScript = script.replace(/^#!lua[^\n]*\n/, "");
+    const patchedHash = crypto.createHash("sha1").update(patchedScript).digest("hex");
+    this.patchedHashByOriginalHash.set(originalHash, patchedHash);
+    this.patchedScriptByOriginalHash.set(originalHash, patchedScript);
+    return { patchedScript, patchedHash };
+  }
+
+  async evalsha(hash: string, keys: string[], args: RedisArgument[]): Promise<unknown> {
+    const patchedHash = this.patchedHashByOriginalHash.get(hash);
+    // Before the first eval of a script its patched hash is unknown; answering NOSCRIPT makes the library
+    // send the script itself, exactly as Redis would for a script it has not seen.
+    if (patchedHash === undefined) throw new Error("NOSCRIPT No matching script (not loaded through this adapter yet)");
+    return this.client.evalsha(patchedHash, keys.length, ...keys, ...args);
+  }
+
+  async eval(script: string, keys: string[], args: RedisArgument[]): Promise<unknown> {
+    const { patchedScript } = this.remember(script);
+    return this.client.eval(patchedScript, keys.length, ...keys, ...args);
+  }
+}
+
+const globalForRedis = globalThis as typeof globalThis & { bankRateLimitRedis?: Map<string, Redis> };
+
+/** One connection per Redis URL per process, reconnecting by itself after an outage. */
+export function rateLimitRedisClient(redisUrl: string): Redis {
+  globalForRedis.bankRateLimitRedis ??= new Map();
+  let client = globalForRedis.bankRateLimitRedis.get(redisUrl);
+  if (!client) {
+    client = new Redis(redisUrl, {
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 1,
+      connectTimeout: 1_000,
+      commandTimeout: 1_000,
+      // Keep trying to reconnect, quickly, so that the limits come back soon after Redis does.
+      retryStrategy: (attempt) => Math.min(attempt * 100, 1_000),
+    });
+    // Connection errors surface as failed commands, which the callers handle; without a listener ioredis
+    // would print every reconnect attempt.
+    client.on("error", () => undefined);
+    globalForRedis.bankRateLimitRedis.set(redisUrl, client);
+  }
+  return client;
+}
+
+/**
+ * Without an offline queue, a command sent while the very first connection is still being set up would fail
+ * although Redis is fine. So a fresh client is given a moment to become ready; a client that has lost its
+ * connection ("reconnecting") is not waited for, so an outage is reported at once.
+ */
+async function untilReady(client: Redis): Promise<void> {
+  if (client.status !== "connecting" && client.status !== "connect" && client.status !== "wait") return;
+  if (client.status === "wait") client.connect().catch(() => undefined);
+  await new Promise<void>((resolve) => {
+    const finish = () => {
+      clearTimeout(timer);
+      client.off("ready", finish);
+      client.off("error", finish);
+      resolve();
+    };
+    const timer = setTimeout(finish, 500);
+    client.once("ready", finish);
+    client.once("error", finish);
+  });
+}
+
+export function createRedisLimiter(options: {
+  client: Redis;
+  prefix: string;
+  name: string;
+  limit: number;
+  windowSeconds: number;
+}): RateLimiter {
+  const ratelimit = new Ratelimit({
+    // The adapter implements exactly the calls a single-region sliding window makes.
+    redis: new UpstashCompatibleRedis(options.client) as unknown as ConstructorParameters<typeof Ratelimit>[0]["redis"],
+    limiter: Ratelimit.slidingWindow(options.limit, `${options.windowSeconds} s`),
+    prefix: `${options.prefix}:${options.name}`,
+    timeout: 0,
+    ephemeralCache: false,
+    analytics: false,
+  });
+  return {
+    async limit(key: string): Promise<RateLimitDecision> {
+      try {
+        await untilReady(options.client);
+        const result = await ratelimit.limit(key);
+        return {
+          allowed: result.success,
+          limit: result.limit,
+          remaining: Math.max(0, result.remaining),
+          resetAtMilliseconds: result.reset,
+        };
+      } catch (error) {
+        throw new RateLimiterUnavailableError(error);
+      }
+    },
+  };
+}
