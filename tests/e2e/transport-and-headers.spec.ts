@@ -102,10 +102,11 @@ test("the health check answers ok without revealing versions", async ({ request 
   expect(await response.json()).toEqual({ status: "ok" });
 });
 
-test("a cross-site form post to a server action is refused", async ({ request }) => {
+test("a cross-site form post is refused with 403", async ({ request }) => {
   const response = await request.post("/api/auth/signout", {
     headers: { origin: "https://evil.example", "content-type": "application/x-www-form-urlencoded" },
     data: "csrfToken=x",
   });
-  expect(response.status()).toBe(404);
+  expect(response.status()).toBe(403);
+  expect(response.headers()["content-type"]).toContain("application/problem+json");
 });
