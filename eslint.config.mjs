@@ -9,6 +9,17 @@ import typescript from "typescript-eslint";
 // UPDATE or DELETE through any of them that has no WHERE clause.
 const drizzleObjectName = ["db", "tx", "database", "queryable", "enclosingTransaction"];
 
+// The application's own code: what runs in the server (and the browser) for customers and staff.
+const appCode = ["app/**", "lib/**", "db/**", "components/**", "proxy.ts", "server.ts"];
+
+const childProcessMessage =
+  "The application never starts processes: a shell or a child process reachable from a request is remote code " +
+  "execution. Do the work in-process, or in a separate tool outside app code.";
+const sqlRawMessage =
+  "sql.raw() puts a string into the query unescaped, so any value that reaches it is SQL injection. Write the " +
+  "query with the sql`` template and ${value} placeholders (Drizzle sends them as bound parameters), or " +
+  "sql.identifier() for a fixed table or column name.";
+
 export default typescript.config(
   { ignores: ["node_modules/", ".next/", ".data/", "drizzle/", "test-results/", "playwright-report/", "next-env.d.ts"] },
   javascript.configs.recommended,
@@ -30,6 +41,56 @@ export default typescript.config(
       // Object lookups here index typed records with typed keys; the rule cannot tell those from user input
       // and would bury the findings that matter.
       "security/detect-object-injection": "off",
+    },
+  },
+  {
+    // Project rules for application code: constructs that turn data into code (SQL, JavaScript or a shell
+    // command) are refused outright. Tests and tools are outside this list on purpose: they may start processes.
+    files: appCode,
+    rules: {
+      "no-eval": "error",
+      "no-implied-eval": "error",
+      // Reports `new Function(...)` and `Function(...)` (and Function.call/apply/bind) alike.
+      "no-new-func": "error",
+      "no-restricted-syntax": [
+        "error",
+        {
+          selector: "CallExpression[callee.type='MemberExpression'][callee.object.name='sql'][callee.property.name='raw']",
+          message: sqlRawMessage,
+        },
+        {
+          // sql["raw"](...) and a bare reference such as `const raw = sql.raw`.
+          selector:
+            "MemberExpression[object.name='sql'][property.value='raw'], " +
+            "MemberExpression[object.name='sql'][property.name='raw'][computed=false]:not(CallExpression > MemberExpression.callee)",
+          message: sqlRawMessage,
+        },
+        {
+          // `await import("node:child_process")`, which no-restricted-imports does not see.
+          selector: "ImportExpression[source.value=/^(node:)?child_process$/]",
+          message: childProcessMessage,
+        },
+      ],
+      // Covers `import ... from` and TypeScript's `import cp = require(...)`.
+      "no-restricted-imports": [
+        "error",
+        {
+          paths: [
+            { name: "child_process", message: childProcessMessage },
+            { name: "node:child_process", message: childProcessMessage },
+          ],
+        },
+      ],
+      // Covers `require(...)` (deprecated in core ESLint, still shipped in v9, and still the rule for it).
+      "no-restricted-modules": [
+        "error",
+        {
+          paths: [
+            { name: "child_process", message: childProcessMessage },
+            { name: "node:child_process", message: childProcessMessage },
+          ],
+        },
+      ],
     },
   },
   {
