@@ -7,6 +7,14 @@ const nextConfig: NextConfig = {
   // Native and WebAssembly packages are loaded from node_modules at run time instead of being bundled.
   serverExternalPackages: ["@electric-sql/pglite", "@node-rs/argon2", "pino", "postgres"],
   typedRoutes: false,
+  experimental: {
+    serverActions: {
+      // Next's default is 1 MB. No form of the bank posts more than a few kilobytes, and the limit is
+      // enforced before the action runs, so an anonymous POST to the sign-in action cannot make the server
+      // buffer and parse a large body.
+      bodySizeLimit: "64kb",
+    },
+  },
   async headers() {
     return [{ source: "/:path*", headers: staticSecurityHeaders }];
   },

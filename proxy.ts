@@ -24,6 +24,9 @@ import {
 // Must match lib/auth/auth.ts; the proxy only looks for the cookie's presence, it does not decrypt it.
 const sessionCookieName = "__Secure-authjs.session-token";
 const safeMethods = new Set(["GET", "HEAD", "OPTIONS"]);
+// No form or API call of this bank sends more; server actions are capped at the same size in next.config.ts,
+// where an oversized body would otherwise surface as a 500.
+const maximumRequestBodyBytes = 64 * 1024;
 const signInPaths = ["/login", "/api/auth/callback/credentials", "/api/auth/signin/credentials"];
 const registrationPaths = ["/register", "/forgot-password", "/reset-password"];
 // Paths that a signed-out visitor may reach. API routes answer 401 themselves instead of redirecting.
@@ -70,6 +73,17 @@ export async function proxy(request: NextRequest): Promise<Response> {
   if (!safeMethods.has(request.method) && pathname !== "/api/csp-report") {
     if (!isSameOriginRequest(request.headers, settings.appOrigin)) {
       return proxyRefusal({ status: 403, code: "cross_site_request", title: "This request was refused.", html });
+    }
+  }
+
+  if (!safeMethods.has(request.method)) {
+    const declaredLength = request.headers.get("content-length");
+    if (declaredLength === null && request.headers.has("transfer-encoding")) {
+      // A streamed body of unknown size could only be refused after it was read; browsers always declare it.
+      return proxyRefusal({ status: 411, code: "length_required", title: "This request was refused.", html });
+    }
+    if (Number(declaredLength ?? "0") > maximumRequestBodyBytes) {
+      return proxyRefusal({ status: 413, code: "payload_too_large", title: "That request is too large.", html });
     }
   }
 

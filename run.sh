@@ -203,7 +203,7 @@ run_tests() {
     if "$@"; then check_passed=$((check_passed + 1)); else check_failed=$((check_failed + 1)); status=1; fi
   }
 
-  run_check "Lint (eslint)" npm run -s lint
+  run_check "Lint and static security checks (eslint with security rules, lockfile-lint, secretlint)" npm run -s security:static
   run_check "Typecheck (tsc)" npm run -s typecheck
   log "Unit and integration tests (vitest: unit, integration on PostgreSQL, integration on PGlite)"
   npx --no-install vitest run --reporter=default --reporter=json --outputFile="$results/vitest.json" || status=1
@@ -211,6 +211,9 @@ run_tests() {
   if NODE_ENV=production npx --no-install next build; then
     log "End-to-end tests (Playwright with Debian's chromium, over HTTPS against the built app)"
     PLAYWRIGHT_JSON_OUTPUT_NAME="$results/playwright.json" npx --no-install playwright test --reporter=list,json || status=1
+    log "Security suite (tests/security: attacks on the built app over HTTPS, with real Redis)"
+    PLAYWRIGHT_JSON_OUTPUT_NAME="$results/security.json" npx --no-install playwright test -c playwright.security.config.ts \
+      --reporter=list,json || status=1
   else
     check_failed=$((check_failed + 1))
     status=1
@@ -218,18 +221,20 @@ run_tests() {
 
   node -e '
     const fs = require("fs");
-    const [, vitestFile, playwrightFile, checksPassed, checksFailed] = process.argv;
+    const [, vitestFile, playwrightFile, securityFile, checksPassed, checksFailed] = process.argv;
     let passed = Number(checksPassed), failed = Number(checksFailed), skipped = 0;
     const read = (file) => { try { return JSON.parse(fs.readFileSync(file, "utf8")); } catch { return null; } };
     const vitest = read(vitestFile);
     if (vitest) { passed += vitest.numPassedTests; failed += vitest.numFailedTests; skipped += vitest.numPendingTests + vitest.numTodoTests; }
     else failed += 1;
-    const playwright = read(playwrightFile);
-    if (playwright) { passed += playwright.stats.expected; failed += playwright.stats.unexpected + playwright.stats.flaky; skipped += playwright.stats.skipped; }
-    else failed += 1;
+    for (const file of [playwrightFile, securityFile]) {
+      const playwright = read(file);
+      if (playwright) { passed += playwright.stats.expected; failed += playwright.stats.unexpected + playwright.stats.flaky; skipped += playwright.stats.skipped; }
+      else failed += 1;
+    }
     console.log(`\n${passed} passed, ${failed} failed` + (skipped ? `, ${skipped} skipped` : ""));
     process.exit(failed > 0 ? 1 : 0);
-  ' "$results/vitest.json" "$results/playwright.json" "$check_passed" "$check_failed" || status=1
+  ' "$results/vitest.json" "$results/playwright.json" "$results/security.json" "$check_passed" "$check_failed" || status=1
   return $status
 }
 

@@ -1,6 +1,5 @@
 import type { ReactNode } from "react";
 import { requireActorOrRedirect } from "@/lib/auth/session";
-import { signOutOfBank } from "./actions";
 import { SignOutForm } from "./sign-out-form";
 
 export default async function BankLayout({ children }: { children: ReactNode }) {
@@ -10,7 +9,7 @@ export default async function BankLayout({ children }: { children: ReactNode }) 
     <>
       <header className="topbar">
         <span className="brand">Harbour Bank</span>
-        <SignOutForm signOutAction={signOutOfBank} />
+        <SignOutForm />
       </header>
       <main className="shell">{children}</main>
     </>

@@ -1,15 +1,12 @@
-"use client";
-
-import { useActionState } from "react";
-import type { ActionResult } from "@/lib/action";
-
-type SignOutAction = (previous: ActionResult<null> | null, input: FormData) => Promise<ActionResult<null>>;
-
-export function SignOutForm({ signOutAction }: { signOutAction: SignOutAction }) {
-  const [, formAction, pending] = useActionState(signOutAction, null);
+/**
+ * A plain form posting to the /logout route handler, which answers with `Clear-Site-Data` (a server action
+ * cannot set that header). It needs no JavaScript, and the browser sends the Origin header that the route
+ * requires.
+ */
+export function SignOutForm() {
   return (
-    <form action={formAction}>
-      <button className="button-quiet" type="submit" disabled={pending}>
+    <form method="post" action="/logout">
+      <button className="button-quiet" type="submit">
         Sign out
       </button>
     </form>

@@ -4,9 +4,24 @@ import Credentials from "next-auth/providers/credentials";
 import { authenticateWithPassword } from "@/lib/auth/authenticate-with-password";
 import { env } from "@/lib/env";
 import { logger } from "@/lib/logger";
+import { sameOriginRedirectUrl } from "@/lib/security/safe-redirect";
 
 /** Cookie that carries the encrypted session JWT (`__Secure-` because the app is served only over HTTPS). */
 export const sessionCookieName = "__Secure-authjs.session-token";
+
+/**
+ * Auth.js's cookies, pinned rather than left to its defaults. The defaults with `useSecureCookies` are the same
+ * today, but they depend on that flag and on the library version, and proxy.ts and the sign-out route rely on
+ * these exact names. Every cookie is HttpOnly (no script reads it), Secure, path "/" and SameSite=Lax (sent on
+ * top-level navigation to the bank, never on cross-site subresource requests or cross-site POSTs). The CSRF
+ * cookie is `__Host-`: no subdomain can set or overwrite it, which is what a double-submit token needs.
+ */
+const secureCookieOptions = { httpOnly: true, secure: true, sameSite: "lax", path: "/" } as const;
+export const authCookies = {
+  sessionToken: { name: sessionCookieName, options: secureCookieOptions },
+  callbackUrl: { name: "__Secure-authjs.callback-url", options: secureCookieOptions },
+  csrfToken: { name: "__Host-authjs.csrf-token", options: secureCookieOptions },
+} as const;
 
 /**
  * Auth.js v5 with JWT sessions. The configuration is built lazily, on the first request, so that importing
@@ -28,6 +43,7 @@ export const { handlers, auth, signIn, signOut } = NextAuth(() => {
     secret: configuration.authSecret,
     trustHost: true,
     useSecureCookies: true,
+    cookies: authCookies,
     session: { strategy: "jwt", maxAge: configuration.sessionIdleTimeoutSeconds, updateAge: 0 },
     pages: { signIn: "/login", error: "/login" },
     logger: {
@@ -53,6 +69,12 @@ export const { handlers, auth, signIn, signOut } = NextAuth(() => {
       }),
     ],
     callbacks: {
+      // Every redirect Auth.js makes (after sign-in, after sign-out, the callbackUrl it stores in a cookie) goes
+      // through here. Its default accepts any URL on the base origin as given; this one reduces same-origin
+      // URLs to a checked path and sends anything foreign, protocol-relative or encoded-to-escape to "/".
+      redirect({ url, baseUrl }) {
+        return sameOriginRedirectUrl(url, baseUrl);
+      },
       jwt({ token, user }) {
         const nowSeconds = Math.floor(Date.now() / 1000);
         if (user?.id) {

@@ -7,12 +7,12 @@ import type { RequestContext } from "@/lib/auth/actor";
 import { recordAuditEvent } from "@/lib/audit/record-audit-event";
 import { verifyPassword } from "@/lib/auth/password";
 import { blindIndex, normaliseEmail } from "@/lib/crypto";
+import { signInSchema } from "@/lib/validation/sign-in";
 
-const credentialsSchema = z.object({
-  email: z.string().trim().min(3).max(254),
-  // An upper bound keeps an attacker from making argon2 hash megabytes; 1024 is far above any real password.
-  password: z.string().min(1).max(1024),
-});
+// The same field rules as the sign-in form (lib/validation), so that a direct POST to Auth.js's callback
+// is cleaned exactly like the form. Not strict: Auth.js adds its own fields (csrfToken, callbackUrl).
+// The password's upper bound keeps an attacker from making argon2 hash megabytes.
+const credentialsSchema = z.object({ email: signInSchema.shape.email, password: signInSchema.shape.password });
 
 /**
  * Checks an email and password. Answers only "who" or "nobody", never why: an unknown email and a wrong

@@ -10,3 +10,8 @@ export function isSameOriginRequest(requestHeaders: Headers, appOrigin: string):
   const fetchSite = requestHeaders.get("sec-fetch-site");
   return fetchSite === null || fetchSite === "same-origin";
 }
+
+/** Methods that never change state; every other method is a write and must come from our own origin. */
+export function isStateChangingMethod(method: string): boolean {
+  return !["GET", "HEAD", "OPTIONS"].includes(method.toUpperCase());
+}

@@ -5,19 +5,37 @@ import type { ActionResult } from "@/lib/action";
 
 type SignInAction = (previous: ActionResult<null> | null, input: FormData) => Promise<ActionResult<null>>;
 
-export function LoginForm({ signInAction }: { signInAction: SignInAction }) {
+interface LoginFormProps {
+  signInAction: SignInAction;
+  /** A same-site path, already checked by the page; the action checks it again because forms can be forged. */
+  redirectTo: string;
+  defaultEmail: string;
+}
+
+export function LoginForm({ signInAction, redirectTo, defaultEmail }: LoginFormProps) {
   const [result, formAction, pending] = useActionState(signInAction, null);
   const fieldErrors = result && !result.ok ? result.fieldErrors : undefined;
+  // A failure with no message for a particular field (wrong password, a refused form) is shown as one alert.
+  const hasFieldErrors = fieldErrors !== undefined && Object.keys(fieldErrors).length > 0;
   return (
     <form action={formAction} noValidate>
-      {result && !result.ok && !fieldErrors ? (
+      {result && !result.ok && !hasFieldErrors ? (
         <p className="alert" role="alert">
           {result.message}
         </p>
       ) : null}
+      <input type="hidden" name="redirectTo" value={redirectTo} />
       <div className="field">
         <label htmlFor="email">Email</label>
-        <input id="email" name="email" type="email" autoComplete="username" required maxLength={254} />
+        <input
+          id="email"
+          name="email"
+          type="email"
+          autoComplete="username"
+          required
+          maxLength={254}
+          defaultValue={defaultEmail}
+        />
         {fieldErrors?.email ? <span className="field-error">{fieldErrors.email[0]}</span> : null}
       </div>
       <div className="field">
