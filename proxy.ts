@@ -1,4 +1,5 @@
 import { type NextRequest, NextResponse } from "next/server";
+import { isSessionCookieName } from "@/lib/auth/cookie-names";
 import { type Environment, parseEnvironment } from "@/lib/env-schema";
 import { buildContentSecurityPolicy } from "@/lib/security/content-security-policy";
 import { isSameOriginRequest } from "@/lib/security/origin";
@@ -21,8 +22,6 @@ import {
  * ownership and origin themselves.
  */
 
-// Must match lib/auth/auth.ts; the proxy only looks for the cookie's presence, it does not decrypt it.
-const sessionCookieName = "__Secure-authjs.session-token";
 const safeMethods = new Set(["GET", "HEAD", "OPTIONS"]);
 // No form or API call of this bank sends more; server actions are capped at the same size in next.config.ts,
 // where an oversized body would otherwise surface as a 500.
@@ -42,11 +41,9 @@ function matchesPrefix(pathname: string, prefix: string): boolean {
   return pathname === prefix || pathname.startsWith(prefix.endsWith("/") ? prefix : `${prefix}/`);
 }
 
+/** Only the cookie's presence: the proxy does not decrypt it (pages and the data layer do). */
 function hasSessionCookie(request: NextRequest): boolean {
-  // Auth.js splits large tokens into `.0`, `.1`… chunks; any of them counts as present.
-  return request.cookies
-    .getAll()
-    .some((cookie) => cookie.name === sessionCookieName || cookie.name.startsWith(`${sessionCookieName}.`));
+  return request.cookies.getAll().some((cookie) => isSessionCookieName(cookie.name));
 }
 
 /** Which per-IP limits a request counts against. Each request counts against one budget (two for the API). */

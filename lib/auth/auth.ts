@@ -6,8 +6,9 @@ import { env } from "@/lib/env";
 import { logger } from "@/lib/logger";
 import { sameOriginRedirectUrl } from "@/lib/security/safe-redirect";
 
-/** Cookie that carries the encrypted session JWT (`__Secure-` because the app is served only over HTTPS). */
-export const sessionCookieName = "__Secure-authjs.session-token";
+import { sessionCookieName } from "@/lib/auth/cookie-names";
+
+export { sessionCookieName };
 
 /**
  * Auth.js's cookies, pinned rather than left to its defaults. The defaults with `useSecureCookies` are the same

@@ -1,7 +1,8 @@
 import { cookies } from "next/headers";
 import { database } from "@/db/client";
 import { recordAuditEvent } from "@/lib/audit/record-audit-event";
-import { authCookies, sessionCookieName, signOut } from "@/lib/auth/auth";
+import { authCookies, signOut } from "@/lib/auth/auth";
+import { isSessionCookieName } from "@/lib/auth/cookie-names";
 import { resolveActor, type SessionActor } from "@/lib/auth/session";
 import { env } from "@/lib/env";
 import { BankError } from "@/lib/errors";
@@ -39,7 +40,7 @@ async function endSession(): Promise<void> {
     logger.error({ err: error }, "Auth.js signOut failed; expiring the session cookie directly");
     const cookieJar = await cookies();
     for (const { name } of cookieJar.getAll()) {
-      if (name === sessionCookieName || name.startsWith(`${sessionCookieName}.`)) {
+      if (isSessionCookieName(name)) {
         cookieJar.set(name, "", { ...authCookies.sessionToken.options, maxAge: 0, expires: new Date(0) });
       }
     }
