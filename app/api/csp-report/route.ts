@@ -1,9 +1,12 @@
+import { BankError } from "@/lib/errors";
+import { problemResponse } from "@/lib/http/problem";
 import { logger } from "@/lib/logger";
 
 export const dynamic = "force-dynamic";
 
-// Reports are small; anything larger is not a report and is dropped unread.
+// Reports are small; anything larger is not a report and is refused unread.
 const maximumReportBytes = 8_192;
+const reportContentTypes = ["application/csp-report", "application/reports+json", "application/json"];
 
 /** Keeps only the origin and path of a URL: query strings can carry tokens or personal data. */
 function withoutQuery(value: unknown): string | null {
@@ -28,19 +31,22 @@ function field(record: unknown, ...names: string[]): unknown {
 
 /**
  * Receives CSP violation reports (the legacy `report-uri` format and the Reporting API's) and logs them
- * without query strings. Rate-limited per IP by proxy.ts; always answers 204 so it teaches a sender nothing.
+ * without query strings. Rate-limited per IP by proxy.ts. Anything that is not a report gets a plain 4xx
+ * problem that names no cause beyond its code.
  */
 export async function POST(request: Request): Promise<Response> {
   const noContent = new Response(null, { status: 204, headers: { "cache-control": "no-store" } });
+  const contentType = (request.headers.get("content-type") ?? "").split(";")[0]?.trim().toLowerCase() ?? "";
+  if (!reportContentTypes.includes(contentType)) return problemResponse(new BankError("unsupported_media_type"));
   const declaredLength = Number(request.headers.get("content-length") ?? "0");
-  if (declaredLength > maximumReportBytes) return noContent;
+  if (declaredLength > maximumReportBytes) return problemResponse(new BankError("payload_too_large"));
   const text = await request.text();
-  if (text.length > maximumReportBytes) return noContent;
+  if (text.length > maximumReportBytes) return problemResponse(new BankError("payload_too_large"));
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
   } catch {
-    return noContent;
+    return problemResponse(new BankError("invalid_input", { userMessage: "That is not a valid report." }));
   }
   const reports = Array.isArray(parsed) ? parsed.map((entry) => field(entry, "body")) : [field(parsed, "csp-report")];
   for (const report of reports.slice(0, 10)) {

@@ -1,0 +1,128 @@
+import { type Browser, expect, type Page, test } from "@playwright/test";
+import { contextFromAddress } from "./support/browser-from-address";
+import { clientAddresses, seriesAddress } from "./support/client-addresses";
+import { alice, securityOrigin } from "./support/environment";
+import { headerValue, rawRequest } from "./support/raw-http";
+import { signInThroughForm } from "./support/sign-in";
+
+/** Redirect targets that leave the site in one browser or another, each as the literal parameter value. */
+const hostileTargets = [
+  "//evil.example",
+  "/\\evil.example",
+  "https:evil.example",
+  "https://evil.example",
+  "javascript:alert(1)",
+  "%2F%2Fevil.example",
+];
+
+async function submitSignIn(page: Page): Promise<void> {
+  const person = alice();
+  await expect(page.getByRole("heading", { name: "Sign in" })).toBeVisible();
+  await page.getByLabel("Email").fill(person.email);
+  await page.getByLabel("Password").fill(person.password);
+  await page.getByRole("button", { name: "Sign in" }).click();
+}
+
+async function expectOnTheBanksDashboard(page: Page, label: string): Promise<void> {
+  await expect(page.getByRole("heading", { name: "Your accounts" }), label).toBeVisible();
+  expect(new URL(page.url()).origin, `${label}: the browser stays on the bank's origin`).toBe(securityOrigin);
+}
+
+/**
+ * Runs one sign-in flow per hostile target, each in its own browser context with its own source address (so
+ * the sign-in budget of no address is spent twice), all at once, and fails with the first target that escaped.
+ */
+async function forEachTarget(
+  browser: Browser,
+  series: 20 | 21 | 22,
+  flow: (page: Page, target: string, dialogs: string[]) => Promise<void>,
+): Promise<void> {
+  await Promise.all(
+    hostileTargets.map(async (target, index) => {
+      const client = await contextFromAddress(browser, seriesAddress(series, index + 1));
+      try {
+        const page = await client.context.newPage();
+        const dialogs: string[] = [];
+        page.on("dialog", (dialog) => {
+          dialogs.push(dialog.message());
+          void dialog.dismiss();
+        });
+        await flow(page, target, dialogs);
+        expect(dialogs, `${target}: no script ran`).toEqual([]);
+      } finally {
+        await client.close();
+      }
+    }),
+  );
+}
+
+test("signing in from /login?callbackUrl=<hostile target> ends on the bank's own dashboard", async ({ browser }) => {
+  await forEachTarget(browser, 20, async (page, target) => {
+    await page.goto(`/login?${new URLSearchParams({ callbackUrl: target })}`);
+    await submitSignIn(page);
+    await expectOnTheBanksDashboard(page, `/login?callbackUrl=${target}`);
+  });
+});
+
+test("signing in after Auth.js's /api/auth/signin?callbackUrl=<hostile target> ends on the bank's own dashboard", async ({ browser }) => {
+  await forEachTarget(browser, 21, async (page, target) => {
+    await page.goto(`/api/auth/signin?${new URLSearchParams({ callbackUrl: target })}`);
+    expect(new URL(page.url()).origin).toBe(securityOrigin);
+    await expect(page).toHaveURL(/\/login(\?|$)/);
+    await submitSignIn(page);
+    await expectOnTheBanksDashboard(page, `/api/auth/signin?callbackUrl=${target}`);
+  });
+});
+
+test("a same-origin form post to Auth.js's credentials callback with callbackUrl=<hostile target> ends on the bank's origin", async ({
+  browser,
+}) => {
+  await forEachTarget(browser, 22, async (page, target) => {
+    await page.goto("/login");
+    const person = alice();
+    // The form a page of the bank could post: Auth.js's own endpoint, its CSRF token, and the hostile target.
+    await page.evaluate(
+      async ({ email, password, callbackUrl }) => {
+        const { csrfToken } = (await (await fetch("/api/auth/csrf")).json()) as { csrfToken: string };
+        const form = document.createElement("form");
+        form.method = "POST";
+        form.action = "/api/auth/callback/credentials";
+        for (const [name, value] of Object.entries({ csrfToken, email, password, callbackUrl })) {
+          const input = document.createElement("input");
+          input.type = "hidden";
+          input.name = name;
+          input.value = value;
+          form.append(input);
+        }
+        document.body.append(form);
+        form.submit();
+      },
+      { email: person.email, password: person.password, callbackUrl: target },
+    );
+    await expectOnTheBanksDashboard(page, `credentials callback with callbackUrl=${target}`);
+  });
+});
+
+test("an already signed-in visit to /login?callbackUrl=<hostile target> redirects only within the bank", async () => {
+  const from = clientAddresses.redirectSignedIn;
+  const session = await signInThroughForm(alice(), from);
+  for (const target of [...hostileTargets, "/%2F%2Fevil.example", "/.//evil.example", "/\t/evil.example"]) {
+    const response = await rawRequest({
+      path: `/login?${new URLSearchParams({ callbackUrl: target })}`,
+      from,
+      headers: { accept: "text/html", cookie: session.header() },
+    });
+    expect(response.status, `signed-in /login?callbackUrl=${target}`).toBeGreaterThanOrEqual(300);
+    expect(response.status).toBeLessThan(400);
+    const location = headerValue(response.headers, "location") ?? "";
+    expect(location, `Location for ${target}`).not.toMatch(/^\s*(\/\/|\/\\|[a-z][a-z0-9+.-]*:(?!\/\/localhost:))/i);
+    expect(new URL(location, securityOrigin).origin, `Location ${location} for ${target}`).toBe(securityOrigin);
+  }
+  // A legitimate target is kept, so the check above is about hostility and not a blanket "/".
+  const legitimate = await rawRequest({
+    path: `/login?${new URLSearchParams({ callbackUrl: "/?tab=savings" })}`,
+    from,
+    headers: { accept: "text/html", cookie: session.header() },
+  });
+  expect(new URL(headerValue(legitimate.headers, "location") ?? "", securityOrigin).search).toBe("?tab=savings");
+});

@@ -1,0 +1,103 @@
+import { expect } from "@playwright/test";
+import type { DemoSignIn } from "./environment";
+import { CookieJar, rawRequest, type RawResponse, sameOriginHeaders } from "./raw-http";
+
+export const sessionCookieName = "__Secure-authjs.session-token";
+
+function decodeHtmlAttribute(value: string): string {
+  return value
+    .replaceAll("&quot;", '"')
+    .replaceAll("&#x27;", "'")
+    .replaceAll("&#39;", "'")
+    .replaceAll("&lt;", "<")
+    .replaceAll("&gt;", ">")
+    .replaceAll("&amp;", "&");
+}
+
+/** The named inputs of the first form in a page, with their values, as a browser would submit them. */
+export function formFields(html: string): Record<string, string> {
+  const form = /<form[\s\S]*?<\/form>/.exec(html)?.[0];
+  if (!form) throw new Error("no form in the page");
+  const fields: Record<string, string> = {};
+  for (const [input] of form.matchAll(/<input\b[^>]*>/g)) {
+    const name = /\bname="([^"]*)"/.exec(input)?.[1];
+    if (name === undefined) continue;
+    fields[decodeHtmlAttribute(name)] = decodeHtmlAttribute(/\bvalue="([^"]*)"/.exec(input)?.[1] ?? "");
+  }
+  return fields;
+}
+
+/** The id of the sign-in server action, as rendered into the progressive-enhancement form of /login. */
+export function signInActionId(fields: Record<string, string>): string {
+  const reference = Object.entries(fields).find(([name]) => /^\$ACTION_\d+:0$/.test(name))?.[1];
+  const id = reference ? (JSON.parse(reference) as { id?: string }).id : undefined;
+  if (!id) throw new Error("no server action reference in the sign-in form");
+  return id;
+}
+
+export function multipartBody(fields: Record<string, string>): { body: string; contentType: string } {
+  const boundary = `----security-suite-${Math.random().toString(16).slice(2)}`;
+  const parts = Object.entries(fields).map(
+    ([name, value]) => `--${boundary}\r\nContent-Disposition: form-data; name="${name}"\r\n\r\n${value}\r\n`,
+  );
+  return { body: `${parts.join("")}--${boundary}--\r\n`, contentType: `multipart/form-data; boundary=${boundary}` };
+}
+
+/** GET /login (optionally with a query) from `from`, and the fields of its sign-in form. */
+export async function loadSignInForm(from: string, query = ""): Promise<Record<string, string>> {
+  const page = await rawRequest({ path: `/login${query}`, from, headers: { accept: "text/html" } });
+  expect(page.status, "the sign-in page answers").toBe(200);
+  return formFields(page.body);
+}
+
+/**
+ * Posts the sign-in form exactly as a browser without JavaScript does (the form is progressively enhanced:
+ * multipart, the action reference in hidden fields). This is a real sign-in attempt through the sign-in
+ * server action, counted by the sign-in rate limit of `from`. Success answers 303 with the session cookie;
+ * a wrong password answers 200 with the page and its error message.
+ */
+export async function postSignInForm(options: {
+  from: string;
+  fields: Record<string, string>;
+  email: string;
+  password: string;
+  headers?: Record<string, string>;
+  port?: number;
+  ca?: Buffer;
+}): Promise<RawResponse> {
+  const { body, contentType } = multipartBody({ ...options.fields, email: options.email, password: options.password });
+  return rawRequest({
+    method: "POST",
+    path: "/login",
+    from: options.from,
+    port: options.port,
+    ca: options.ca,
+    headers: { ...sameOriginHeaders, "content-type": contentType, accept: "text/html", ...options.headers },
+    body,
+  });
+}
+
+export const wrongPasswordMessage = "The email or password is incorrect.";
+
+/** Signs in through the sign-in form from `from` and returns a jar holding the session cookie. */
+export async function signInThroughForm(person: DemoSignIn, from: string): Promise<CookieJar> {
+  const fields = await loadSignInForm(from);
+  const response = await postSignInForm({ from, fields, email: person.email, password: person.password });
+  expect(response.status, `sign-in of ${person.email} from ${from}`).toBe(303);
+  const jar = new CookieJar().absorb(response.headers);
+  expect(jar.get(sessionCookieName), "a session cookie after signing in").toBeTruthy();
+  return jar;
+}
+
+interface ApiAccount {
+  accountNumber: string;
+}
+
+/** The account numbers the accounts API shows the holder of `jar`. */
+export async function accountNumbers(jar: CookieJar, from: string): Promise<string[]> {
+  const response = await rawRequest({ path: "/api/v1/accounts", from, headers: { cookie: jar.header() } });
+  expect(response.status, "the accounts API answers a signed-in customer").toBe(200);
+  const numbers = (JSON.parse(response.body) as { accounts: ApiAccount[] }).accounts.map((account) => account.accountNumber);
+  expect(numbers.length).toBeGreaterThan(0);
+  return numbers;
+}
