@@ -1,4 +1,5 @@
 import { defineConfig } from "@playwright/test";
+import { debianChromiumLaunchOptions } from "./tests/helpers/chromium";
 
 // The end-to-end suite runs against the built app started exactly as run.sh starts it, over HTTPS, on its own
 // ports and its own embedded data folder (recreated each run) so that it never touches a developer's data.
@@ -20,20 +21,7 @@ export default defineConfig({
     // The certificate is the self-signed one run.sh creates; the suite checks TLS is used, not who signed it.
     ignoreHTTPSErrors: true,
     trace: "off",
-    launchOptions: {
-      // Debian's chromium; Playwright's own browser download cannot work here (STACK-NOTES trap 10).
-      executablePath: "/usr/bin/chromium",
-      args: [
-        "--no-sandbox",
-        "--disable-dev-shm-usage",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-default-apps",
-        "--disable-sync",
-        "--no-first-run",
-      ],
-    },
+    launchOptions: debianChromiumLaunchOptions,
   },
   webServer: {
     command:

@@ -1,4 +1,5 @@
 import { defineConfig } from "@playwright/test";
+import { debianChromiumLaunchOptions } from "./tests/helpers/chromium";
 
 // The security suite (npm run test:security) runs against the built app started exactly as run.sh starts it,
 // over HTTPS, with the REAL rate limits on the shared Redis at 127.0.0.1:6379. Its own ports and embedded data
@@ -27,20 +28,7 @@ export default defineConfig({
     // The certificate is the self-signed one run.sh creates; raw requests in the suite pin it as their CA.
     ignoreHTTPSErrors: true,
     trace: "off",
-    launchOptions: {
-      // Debian's chromium; Playwright's own browser download cannot work here (STACK-NOTES trap 10).
-      executablePath: "/usr/bin/chromium",
-      args: [
-        "--no-sandbox",
-        "--disable-dev-shm-usage",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-default-apps",
-        "--disable-sync",
-        "--no-first-run",
-      ],
-    },
+    launchOptions: debianChromiumLaunchOptions,
   },
   webServer: {
     command:
