@@ -27,9 +27,9 @@ async function main(argumentsAfterScript: readonly string[]): Promise<number> {
   const keyringPath = path.resolve(target);
   const result = await createKeyringFile(keyringPath);
   if (result === "exists") {
-    console.log(`keyring exists, left as is: ${keyringPath}`);
+    process.stdout.write(`keyring exists, left as is: ${keyringPath}\n`);
   } else {
-    console.log(`keyring created with fresh keys (mode 0600): ${keyringPath}`);
+    process.stdout.write(`keyring created with fresh keys (mode 0600): ${keyringPath}\n`);
   }
   return 0;
 }

@@ -75,7 +75,7 @@ async function createPostgresDatabase(): Promise<{ name: string; url: string; ad
   const sql = adminClient(adminUrl);
   try {
     // template0 guarantees an empty database even if someone has added objects to template1.
-    await sql.unsafe(`create database "${name}" template template0 encoding 'UTF8'`);
+    await sql`create database ${sql(name)} template template0 encoding 'UTF8'`;
   } finally {
     await sql.end({ timeout: 5 });
   }
@@ -87,7 +87,7 @@ async function createPostgresDatabase(): Promise<{ name: string; url: string; ad
 async function dropPostgresDatabase(adminUrl: string, name: string): Promise<void> {
   const sql = adminClient(adminUrl);
   try {
-    await sql.unsafe(`drop database if exists "${name}" with (force)`);
+    await sql`drop database if exists ${sql(name)} with (force)`;
   } finally {
     await sql.end({ timeout: 5 });
   }

@@ -38,7 +38,7 @@ async function dropDatabases(url: string, select: (name: string) => boolean): Pr
     for (const { datname } of rows) {
       // The name is interpolated as an identifier, so it is checked against the shape we create first.
       if (!/^bank_it_[0-9a-z_]+$/.test(datname) || !select(datname)) continue;
-      await sql.unsafe(`drop database if exists "${datname}" with (force)`);
+      await sql`drop database if exists ${sql(datname)} with (force)`;
       dropped.push(datname);
     }
     return dropped;

@@ -1,3 +1,4 @@
+import crypto from "node:crypto";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { parseEnvironment } from "@/lib/env-schema";
 import { clientKeyForIp, consumeRateLimit, rateLimitDefinitions, rateLimitHeaders } from "@/lib/security/rate-limit";
@@ -51,7 +52,7 @@ describe("the in-memory limiter (no REDIS_URL)", () => {
     vi.useFakeTimers({ toFake: ["Date"] });
     vi.setSystemTime(Date.UTC(2030, 0, 1));
     const settings = parseEnvironment({ AUTH_SECRET: "x".repeat(48), RATE_LIMIT_REGISTRATION_PER_HOUR: "5", RATE_LIMIT_PREFIX: `unit-${Date.now()}` });
-    const client = `ip:192.0.2.${Math.floor(Math.random() * 200)}-${crypto.randomUUID()}`;
+    const client = `ip:192.0.2.${crypto.randomInt(1, 200)}-${crypto.randomUUID()}`;
     for (let attempt = 0; attempt < 5; attempt += 1) {
       expect((await consumeRateLimit(settings, "registration", client)).kind).toBe("allowed");
     }

@@ -1,3 +1,4 @@
+import crypto from "node:crypto";
 import { expect } from "@playwright/test";
 import type { DemoSignIn } from "./environment";
 import { CookieJar, rawRequest, type RawResponse, sameOriginHeaders } from "./raw-http";
@@ -36,7 +37,7 @@ export function signInActionId(fields: Record<string, string>): string {
 }
 
 export function multipartBody(fields: Record<string, string>): { body: string; contentType: string } {
-  const boundary = `----security-suite-${Math.random().toString(16).slice(2)}`;
+  const boundary = `----security-suite-${crypto.randomBytes(8).toString("hex")}`;
   const parts = Object.entries(fields).map(
     ([name, value]) => `--${boundary}\r\nContent-Disposition: form-data; name="${name}"\r\n\r\n${value}\r\n`,
   );
