@@ -2,6 +2,7 @@ import "server-only";
 import { eq } from "drizzle-orm";
 import { headers } from "next/headers";
 import { redirect } from "next/navigation";
+import { cache } from "react";
 import { database } from "@/db/client";
 import { users } from "@/db/schema";
 import type { CustomerActor, RequestContext, StaffActor } from "@/lib/auth/actor";
@@ -23,8 +24,9 @@ export async function requestContext(): Promise<RequestContext> {
  * The signed-in actor, or null. The session token only names the user; the role is read from the database
  * on every call, so that a change of role or a deleted user takes effect on the next request.
  * A tampered or expired token makes `auth()` answer null, which is the same as being signed out.
+ * Cached per request: a layout and its page both ask, and one token decryption and one query answer both.
  */
-export async function resolveActor(): Promise<SessionActor | null> {
+export const resolveActor = cache(async function resolveActor(): Promise<SessionActor | null> {
   const session = await auth();
   const userId = session?.user?.id;
   if (!userId) return null;
@@ -33,7 +35,7 @@ export async function resolveActor(): Promise<SessionActor | null> {
   const context = await requestContext();
   if (user.role === "customer") return { kind: "customer", userId: user.id, role: "customer", ...context };
   return { kind: "staff", userId: user.id, role: user.role, ...context };
-}
+});
 
 /** For server actions and route handlers: an actor, or a BankError("unauthenticated"). */
 export async function requireActor(): Promise<SessionActor> {
