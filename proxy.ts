@@ -2,7 +2,7 @@ import { type NextRequest, NextResponse } from "next/server";
 import { isSessionCookieName } from "@/lib/auth/cookie-names";
 import { type Environment, parseEnvironment } from "@/lib/env-schema";
 import { buildContentSecurityPolicy } from "@/lib/security/content-security-policy";
-import { isSameOriginRequest } from "@/lib/security/origin";
+import { isSameOriginRequest, isStateChangingMethod } from "@/lib/security/origin";
 import { proxyRefusal, wantsHtml } from "@/lib/security/proxy-responses";
 import {
   clientKeyForIp,
@@ -22,7 +22,6 @@ import {
  * ownership and origin themselves.
  */
 
-const safeMethods = new Set(["GET", "HEAD", "OPTIONS"]);
 // No form or API call of this bank sends more; server actions are capped at the same size in next.config.ts,
 // where an oversized body would otherwise surface as a 500.
 const maximumRequestBodyBytes = 64 * 1024;
@@ -49,7 +48,7 @@ function hasSessionCookie(request: NextRequest): boolean {
 /** Which per-IP limits a request counts against. Each request counts against one budget (two for the API). */
 function limitsFor(request: NextRequest): RateLimitName[] {
   const { pathname } = request.nextUrl;
-  const isWrite = !safeMethods.has(request.method);
+  const isWrite = isStateChangingMethod(request.method);
   if (pathname === "/api/csp-report") return ["cspReports"];
   if (matchesPrefix(pathname, "/api/v1")) return ["apiHourly", "apiDaily"];
   if (isWrite && signInPaths.includes(pathname)) return ["signIn"];
@@ -67,13 +66,13 @@ export async function proxy(request: NextRequest): Promise<Response> {
 
   // CSP reports are sent by browsers without credentials and change nothing but a log line; they have their
   // own small limit instead of the origin rule (browsers do not reliably send Origin with them).
-  if (!safeMethods.has(request.method) && pathname !== "/api/csp-report") {
+  if (isStateChangingMethod(request.method) && pathname !== "/api/csp-report") {
     if (!isSameOriginRequest(request.headers, settings.appOrigin)) {
       return proxyRefusal({ status: 403, code: "cross_site_request", title: "This request was refused.", html });
     }
   }
 
-  if (!safeMethods.has(request.method)) {
+  if (isStateChangingMethod(request.method)) {
     const declaredLength = request.headers.get("content-length");
     if (declaredLength === null && request.headers.has("transfer-encoding")) {
       // A streamed body of unknown size could only be refused after it was read; browsers always declare it.
