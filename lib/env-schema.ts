@@ -23,6 +23,8 @@ const commaSeparatedList = z
       .filter((entry) => entry.length > 0),
   );
 
+export const logLevelSchema = z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info");
+
 const rawSchema = z.object({
   NODE_ENV: z.enum(["development", "production", "test"]).default("development"),
   ALLOW_EMBEDDED: booleanFlag,
@@ -59,7 +61,7 @@ const rawSchema = z.object({
     .string()
     .regex(/^[A-Za-z0-9:_-]{1,64}$/, "RATE_LIMIT_PREFIX may hold letters, digits, ':', '_' and '-' only")
     .default("bank:rate-limit"),
-  LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  LOG_LEVEL: logLevelSchema,
 });
 
 export type Environment = ReturnType<typeof finalise>;
