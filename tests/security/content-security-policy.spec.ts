@@ -3,6 +3,7 @@ import { contextFromAddress } from "./support/browser-from-address";
 import { clientAddresses } from "./support/client-addresses";
 import { expectStrictNoncePolicy, nonceOf } from "./support/policy";
 import { headerValue, rawRequest } from "./support/raw-http";
+import { recordDialogs } from "./support/dialogs";
 
 declare global {
   interface Window {
@@ -62,11 +63,7 @@ test("markup reflected through ?email= stays text: nothing injected runs, while 
   const client = await contextFromAddress(browser, clientAddresses.cspReflectedBrowser);
   try {
     const page = await client.context.newPage();
-    const dialogs: string[] = [];
-    page.on("dialog", (dialog) => {
-      dialogs.push(dialog.message());
-      void dialog.dismiss();
-    });
+    const dialogs = recordDialogs(page);
     await recordViolations(page);
     for (const payload of reflectedEmails) {
       const response = await page.goto(`/login?${new URLSearchParams({ email: payload })}`);
@@ -97,11 +94,7 @@ test("a hostile ?callbackUrl= is neither executed nor kept: the sign-in form's r
   const client = await contextFromAddress(browser, clientAddresses.cspReflectedBrowser);
   try {
     const page = await client.context.newPage();
-    const dialogs: string[] = [];
-    page.on("dialog", (dialog) => {
-      dialogs.push(dialog.message());
-      void dialog.dismiss();
-    });
+    const dialogs = recordDialogs(page);
     await recordViolations(page);
     for (const callbackUrl of reflectedCallbackUrls) {
       const response = await page.goto(`/login?${new URLSearchParams({ callbackUrl })}`);
@@ -129,11 +122,7 @@ test("Chromium enforces the served policy: markup spliced into the real sign-in 
   const client = await contextFromAddress(browser, clientAddresses.cspSplicedBrowser);
   try {
     const page = await client.context.newPage();
-    const dialogs: string[] = [];
-    page.on("dialog", (dialog) => {
-      dialogs.push(dialog.message());
-      void dialog.dismiss();
-    });
+    const dialogs = recordDialogs(page);
     await recordViolations(page);
     // Simulates an escaping bug: the server's real answer, with its real headers, plus injected markup.
     const injected =

@@ -4,6 +4,7 @@ import { clientAddresses, seriesAddress } from "./support/client-addresses";
 import { alice, securityOrigin } from "./support/environment";
 import { headerValue, rawRequest } from "./support/raw-http";
 import { signInThroughForm } from "./support/sign-in";
+import { recordDialogs } from "./support/dialogs";
 
 /** Redirect targets that leave the site in one browser or another, each as the literal parameter value. */
 const hostileTargets = [
@@ -42,11 +43,7 @@ async function forEachTarget(
       const client = await contextFromAddress(browser, seriesAddress(series, index + 1));
       try {
         const page = await client.context.newPage();
-        const dialogs: string[] = [];
-        page.on("dialog", (dialog) => {
-          dialogs.push(dialog.message());
-          void dialog.dismiss();
-        });
+        const dialogs = recordDialogs(page);
         await flow(page, target, dialogs);
         expect(dialogs, `${target}: no script ran`).toEqual([]);
       } finally {
