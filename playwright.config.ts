@@ -3,9 +3,11 @@ import { debianChromiumLaunchOptions } from "./tests/helpers/chromium";
 
 // The end-to-end suite runs against the built app started exactly as run.sh starts it, over HTTPS, on its own
 // ports and its own embedded data folder (recreated each run) so that it never touches a developer's data.
-export const e2ePort = 8443;
-export const e2eHttpPort = 8081;
-export const e2eDataDirectory = ".data/e2e";
+// E2E_PORT moves the whole suite (HTTPS port, HTTP port and data folder), so that two checkouts on one
+// machine can run it side by side.
+export const e2ePort = Number(process.env.E2E_PORT ?? 8443);
+export const e2eHttpPort = e2ePort - 7000;
+export const e2eDataDirectory = `.data/e2e-${e2ePort}`;
 const origin = `https://localhost:${e2ePort}`;
 
 export default defineConfig({

@@ -4,9 +4,10 @@ import { debianChromiumLaunchOptions } from "./tests/helpers/chromium";
 // The security suite (npm run test:security) runs against the built app started exactly as run.sh starts it,
 // over HTTPS, with the REAL rate limits on the shared Redis at 127.0.0.1:6379. Its own ports and embedded data
 // folder (recreated each run) keep it away from a developer's data and from the e2e suite.
-export const securityPort = 8444;
-export const securityHttpPort = 8082;
-export const securityDataDirectory = ".data/security";
+// SECURITY_PORT moves the suite (both ports and the data folder), like E2E_PORT for the e2e suite.
+export const securityPort = Number(process.env.SECURITY_PORT ?? 8444);
+export const securityHttpPort = securityPort - 7000;
+export const securityDataDirectory = `.data/security-${securityPort}`;
 export const securityOrigin = `https://localhost:${securityPort}`;
 
 // Rate-limit counters live in the shared Redis for up to a day. A prefix unique to this run keeps the counters

@@ -8,13 +8,16 @@
 import { sql } from "drizzle-orm";
 import {
   bigint,
+  boolean,
   char,
   check,
   foreignKey,
   index,
+  integer,
   jsonb,
   pgEnum,
   pgTable,
+  primaryKey,
   text,
   timestamp,
   unique,
@@ -26,6 +29,14 @@ export const accountKind = pgEnum("account_kind", ["checking", "savings", "syste
 export const accountStatus = pgEnum("account_status", ["active", "frozen", "closed"]);
 export const transferKind = pgEnum("transfer_kind", ["deposit", "internal", "external", "reversal"]);
 export const transferStatus = pgEnum("transfer_status", ["posted", "held", "rejected", "reversed"]);
+export const userTokenPurpose = pgEnum("user_token_purpose", ["email_verification", "password_reset", "email_change"]);
+export const signInOutcome = pgEnum("sign_in_outcome", [
+  "succeeded",
+  "wrong_password",
+  "locked",
+  "unverified",
+  "second_factor_failed",
+]);
 
 const createdAt = () => timestamp("created_at", { withTimezone: true, mode: "date" }).notNull().defaultNow();
 
@@ -38,10 +49,28 @@ export const users = pgTable(
     emailCiphertext: text("email_ciphertext").notNull(),
     emailBlindIndex: text("email_blind_index").notNull(),
     legalNameCiphertext: text("legal_name_ciphertext").notNull(),
+    // Customers give a date of birth at registration; staff accounts have none.
+    dateOfBirthCiphertext: text("date_of_birth_ciphertext"),
     passwordHash: text("password_hash").notNull(),
+    passwordChangedAt: timestamp("password_changed_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
+    // Null until the owner follows the emailed verification link; such an account cannot sign in, and an
+    // unverified registration older than its link's lifetime is deleted when the address is used again.
+    emailVerifiedAt: timestamp("email_verified_at", { withTimezone: true, mode: "date" }),
+    termsAcceptedAt: timestamp("terms_accepted_at", { withTimezone: true, mode: "date" }),
+    // Lockout state lives with the user so that it counts per account whatever the client's address.
+    failedSignInCount: integer("failed_sign_in_count").notNull().default(0),
+    lockedUntil: timestamp("locked_until", { withTimezone: true, mode: "date" }),
+    // When the account was last locked: the next successful sign-in shows a notice if it is newer than the
+    // previous successful sign-in.
+    lastLockedAt: timestamp("last_locked_at", { withTimezone: true, mode: "date" }),
     createdAt: createdAt(),
   },
   (table) => [
+    check("users_failed_sign_in_count_not_negative", sql`${table.failedSignInCount} >= 0`),
+    check(
+      "users_date_of_birth_only_for_customers",
+      sql`${table.dateOfBirthCiphertext} is null or ${table.role} = 'customer'`,
+    ),
     unique("users_email_blind_index_unique").on(table.emailBlindIndex),
     // Target of the accounts' composite foreign key, which is how the database itself guarantees that
     // only customers hold bank accounts (staff can never approve movements of their own money).
@@ -162,4 +191,115 @@ export const auditEvents = pgTable(
     index("audit_events_actor_id_index").on(table.actorId),
     index("audit_events_action_index").on(table.action),
   ],
+);
+
+/**
+ * Server-side session records. The JWT cookie names one of these rows and nothing else; every request reads
+ * the row (and the user) to decide whether the session still stands, which is what makes sign-out,
+ * "sign out everywhere", a password reset and a staff lock take effect on the next request.
+ */
+export const sessions = pgTable(
+  "sessions",
+  {
+    id: uuid("id").primaryKey(),
+    userId: uuid("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    createdAt: createdAt(),
+    // Moved forward only by real page requests and actions, never by prefetches or the timeout dialog's poll.
+    lastSeenAt: timestamp("last_seen_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
+    ipAddress: text("ip_address"),
+    userAgent: text("user_agent"),
+    revokedAt: timestamp("revoked_at", { withTimezone: true, mode: "date" }),
+    revokedReason: text("revoked_reason"),
+    // Set when the second factor was completed in this session (the MFA issue).
+    secondFactorAt: timestamp("second_factor_at", { withTimezone: true, mode: "date" }),
+    // Shown once after sign-in when the account was locked since the previous successful sign-in.
+    showLockNotice: boolean("show_lock_notice").notNull().default(false),
+  },
+  (table) => [index("sessions_user_id_index").on(table.userId)],
+);
+
+/**
+ * Single-use, short-lived tokens sent by email (verification, password reset, email change). Only a SHA-256
+ * of the token is stored: the tokens are 256 random bits, so a fast hash is enough, and a copy of this table
+ * gives an attacker nothing to follow.
+ */
+export const userTokens = pgTable(
+  "user_tokens",
+  {
+    id: uuid("id").primaryKey(),
+    userId: uuid("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    purpose: userTokenPurpose("purpose").notNull(),
+    tokenHash: text("token_hash").notNull(),
+    expiresAt: timestamp("expires_at", { withTimezone: true, mode: "date" }).notNull(),
+    usedAt: timestamp("used_at", { withTimezone: true, mode: "date" }),
+    // For an email change: the new address, encrypted, and its blind index to keep it unique at use time.
+    newEmailCiphertext: text("new_email_ciphertext"),
+    newEmailBlindIndex: text("new_email_blind_index"),
+    createdAt: createdAt(),
+  },
+  (table) => [
+    unique("user_tokens_token_hash_unique").on(table.tokenHash),
+    index("user_tokens_user_id_index").on(table.userId),
+  ],
+);
+
+/**
+ * Email messages waiting to be sent, written in the same transaction as the change that causes them, so a
+ * change is never committed without its notice and a notice is never sent for a change that rolled back.
+ * Recipient and body are encrypted (the body may hold a single-use link).
+ */
+export const outbox = pgTable(
+  "outbox",
+  {
+    id: uuid("id").primaryKey(),
+    userId: uuid("user_id").references(() => users.id, { onDelete: "set null" }),
+    template: text("template").notNull(),
+    recipientCiphertext: text("recipient_ciphertext").notNull(),
+    subject: text("subject").notNull(),
+    bodyCiphertext: text("body_ciphertext").notNull(),
+    createdAt: createdAt(),
+    attempts: integer("attempts").notNull().default(0),
+    nextAttemptAt: timestamp("next_attempt_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
+    deliveredAt: timestamp("delivered_at", { withTimezone: true, mode: "date" }),
+    transport: text("transport"),
+    lastError: text("last_error"),
+  },
+  (table) => [index("outbox_pending_index").on(table.deliveredAt, table.nextAttemptAt)],
+);
+
+/** Login history, shown to the customer: every sign-in attempt against a known account. */
+export const signInEvents = pgTable(
+  "sign_in_events",
+  {
+    id: bigint("id", { mode: "bigint" }).primaryKey().generatedAlwaysAsIdentity(),
+    userId: uuid("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    occurredAt: timestamp("occurred_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
+    outcome: signInOutcome("outcome").notNull(),
+    ipAddress: text("ip_address"),
+    userAgent: text("user_agent"),
+  },
+  (table) => [index("sign_in_events_user_id_occurred_at_index").on(table.userId, table.occurredAt)],
+);
+
+/**
+ * Devices a user has signed in from, identified by a random long-lived cookie whose HMAC is stored here.
+ * A successful sign-in from a device not in this list is emailed to the owner.
+ */
+export const knownDevices = pgTable(
+  "known_devices",
+  {
+    userId: uuid("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    deviceHash: text("device_hash").notNull(),
+    firstSeenAt: timestamp("first_seen_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
+    lastSeenAt: timestamp("last_seen_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
+  },
+  (table) => [primaryKey({ name: "known_devices_pk", columns: [table.userId, table.deviceHash] })],
 );

@@ -49,7 +49,15 @@ const rawSchema = z.object({
   TLS_KEY_PATH: z.string().min(1).optional(),
   TRUSTED_PROXIES: commaSeparatedList,
   SESSION_IDLE_TIMEOUT_SECONDS: z.coerce.number().int().min(60).max(3600).default(900),
-  SESSION_ABSOLUTE_LIFETIME_SECONDS: z.coerce.number().int().min(300).max(86_400).default(28_800),
+  SESSION_ABSOLUTE_LIFETIME_SECONDS: z.coerce.number().int().min(300).max(86_400).default(43_200),
+  // How long before the idle limit the timeout dialog appears.
+  SESSION_WARNING_SECONDS: z.coerce.number().int().min(10).max(300).default(60),
+  SIGN_IN_FAILURES_BEFORE_LOCK: z.coerce.number().int().min(3).max(10).default(5),
+  LOCKOUT_DURATION_SECONDS: z.coerce.number().int().min(5).max(86_400).default(900),
+  EMAIL_VERIFICATION_TOKEN_SECONDS: z.coerce.number().int().min(300).max(604_800).default(86_400),
+  PASSWORD_RESET_TOKEN_SECONDS: z.coerce.number().int().min(300).max(7_200).default(1_800),
+  SMTP_URL: z.url({ protocol: /^smtps?$/ }).optional(),
+  MAIL_FROM: z.string().min(3).max(200).default("Bank <no-reply@bank.localhost>"),
   RATE_LIMIT_API_PER_HOUR: z.coerce.number().int().min(1).default(50),
   RATE_LIMIT_API_PER_DAY: z.coerce.number().int().min(1).default(200),
   RATE_LIMIT_SIGN_IN_PER_15_MINUTES: z.coerce.number().int().min(1).default(10),
@@ -97,6 +105,20 @@ function finalise(raw: z.infer<typeof rawSchema>) {
     trustedProxies: raw.TRUSTED_PROXIES,
     sessionIdleTimeoutSeconds: raw.SESSION_IDLE_TIMEOUT_SECONDS,
     sessionAbsoluteLifetimeSeconds: raw.SESSION_ABSOLUTE_LIFETIME_SECONDS,
+    sessionWarningSeconds: raw.SESSION_WARNING_SECONDS,
+    lockout: {
+      failuresBeforeLock: raw.SIGN_IN_FAILURES_BEFORE_LOCK,
+      durationSeconds: raw.LOCKOUT_DURATION_SECONDS,
+    },
+    emailVerificationTokenSeconds: raw.EMAIL_VERIFICATION_TOKEN_SECONDS,
+    passwordResetTokenSeconds: raw.PASSWORD_RESET_TOKEN_SECONDS,
+    mail: {
+      smtpUrl: raw.SMTP_URL,
+      from: raw.MAIL_FROM,
+      // The development mailbox page exists only where mail cannot be delivered for real and the install is
+      // not a strict production one; in production it is a 404.
+      developmentMailboxEnabled: !isStrictProduction && !raw.SMTP_URL,
+    },
     logLevel: raw.LOG_LEVEL,
     rateLimits: {
       prefix: raw.RATE_LIMIT_PREFIX,
@@ -146,6 +168,7 @@ export function parseEnvironment(source: Record<string, string | undefined>): En
       problems.push("KEY_PROVIDER=pkcs11 is required in production (the local keyring is for local use only)");
     }
     if (!raw.APP_ORIGIN.startsWith("https://")) problems.push("APP_ORIGIN must be an https:// origin in production");
+    if (!raw.SMTP_URL) problems.push("SMTP_URL is required in production (verification and reset links are sent by email)");
   }
   if (raw.KEY_PROVIDER === "pkcs11") {
     if (!raw.PKCS11_MODULE) problems.push("PKCS11_MODULE is required when KEY_PROVIDER=pkcs11");

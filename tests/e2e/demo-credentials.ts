@@ -1,5 +1,6 @@
 import fs from "node:fs";
 import path from "node:path";
+import { e2eDataDirectory } from "../../playwright.config";
 
 export interface DemoSignIn {
   role: string;
@@ -10,7 +11,7 @@ export interface DemoSignIn {
 
 /** The sign-ins the seed generated for the e2e server's own data folder. */
 export function demoSignIns(): DemoSignIn[] {
-  const file = path.resolve(".data/e2e/demo-credentials.json");
+  const file = path.resolve(e2eDataDirectory, "demo-credentials.json");
   const parsed = JSON.parse(fs.readFileSync(file, "utf8")) as { signIns: DemoSignIn[] };
   return parsed.signIns;
 }
