@@ -26,9 +26,17 @@ import {
 // where an oversized body would otherwise surface as a 500.
 const maximumRequestBodyBytes = 64 * 1024;
 const signInPaths = ["/login", "/api/auth/callback/credentials", "/api/auth/signin/credentials"];
-const registrationPaths = ["/register", "/forgot-password", "/reset-password"];
+const registrationPaths = ["/register", "/forgot-password", "/reset-password", "/verify-email"];
 // Paths that a signed-out visitor may reach. API routes answer 401 themselves instead of redirecting.
-const publicPathPrefixes = ["/login", "/logout", "/register", "/forgot-password", "/reset-password", "/api/"];
+const publicPathPrefixes = [
+  "/login",
+  "/logout",
+  "/register",
+  "/forgot-password",
+  "/reset-password",
+  "/verify-email",
+  "/api/",
+];
 
 let cachedEnvironment: Environment | undefined;
 function configuration(): Environment {

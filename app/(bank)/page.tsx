@@ -1,6 +1,7 @@
 import type { Metadata } from "next";
 import { listMyAccounts } from "@/lib/accounts/list-my-accounts";
 import { requireActorOrRedirect } from "@/lib/auth/session";
+import { takeLockNotice } from "@/lib/identity/account-security";
 import { formatMinor } from "@/lib/money";
 
 export const metadata: Metadata = { title: "Your accounts" };
@@ -19,8 +20,15 @@ export default async function DashboardPage() {
     );
   }
   const accounts = await listMyAccounts(actor);
+  const showLockNotice = await takeLockNotice(actor);
   return (
     <div className="card">
+      {showLockNotice ? (
+        <p className="alert" role="alert" data-testid="lock-notice">
+          Your account was locked after several failed sign-in attempts since you last signed in. If those attempts
+          were not yours, change your password on the Security page.
+        </p>
+      ) : null}
       <h1>Your accounts</h1>
       {accounts.length === 0 ? (
         <p className="muted">You have no accounts yet.</p>

@@ -3,6 +3,7 @@
 import { AuthError } from "next-auth";
 import { publicAction } from "@/lib/action";
 import { signIn } from "@/lib/auth/auth";
+import { deviceIdForSignIn } from "@/lib/auth/device-cookie";
 import { BankError } from "@/lib/errors";
 import { safeRedirectPath } from "@/lib/security/safe-redirect";
 import { signInSchema } from "@/lib/validation/sign-in";
@@ -13,7 +14,8 @@ export const signInWithPassword = publicAction(signInSchema, async (input) => {
   const redirectTo = safeRedirectPath(input.redirectTo);
   try {
     // On success signIn() throws Next's redirect to the target, which the wrapper lets through.
-    await signIn("credentials", { email: input.email, password: input.password, redirectTo });
+    const deviceId = await deviceIdForSignIn();
+    await signIn("credentials", { email: input.email, password: input.password, deviceId, redirectTo });
   } catch (error) {
     if (error instanceof AuthError) throw new BankError("invalid_credentials", { cause: error });
     throw error;

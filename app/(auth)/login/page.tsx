@@ -1,4 +1,5 @@
 import type { Metadata } from "next";
+import Link from "next/link";
 import { redirect } from "next/navigation";
 import { resolveActor } from "@/lib/auth/session";
 import { env } from "@/lib/env";
@@ -31,6 +32,12 @@ export default async function LoginPage({ searchParams }: { searchParams: Promis
         <p className="brand">Harbour Bank</p>
         <h1>Sign in</h1>
         <LoginForm signInAction={signInWithPassword} redirectTo={redirectTo} defaultEmail={email} />
+        <p>
+          <Link href="/forgot-password">Forgot your password?</Link>
+        </p>
+        <p>
+          New to Harbour Bank? <Link href="/register">Open an account</Link>
+        </p>
       </div>
     </main>
   );

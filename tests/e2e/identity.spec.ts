@@ -1,0 +1,226 @@
+import crypto from "node:crypto";
+import { type APIRequestContext, type Browser, expect, type Page, test } from "@playwright/test";
+
+// The e2e server runs with LOCKOUT_DURATION_SECONDS=15 (playwright.config.ts), so the lockout test waits the
+// lock out for real instead of editing the database.
+const lockoutSeconds = 15;
+const strongPassword = "Quiet-lantern-harbour-47!";
+
+interface MailboxMessage {
+  to: string;
+  subject: string;
+  text: string;
+}
+
+function uniqueEmail(label: string): string {
+  return `e2e-${label}-${crypto.randomBytes(4).toString("hex")}@example.com`;
+}
+
+/** The development mailbox's messages to one address, newest first. */
+async function mailTo(request: APIRequestContext, email: string): Promise<MailboxMessage[]> {
+  const response = await request.get(`/dev/mailbox/messages?to=${encodeURIComponent(email)}`);
+  expect(response.status()).toBe(200);
+  return ((await response.json()) as { messages: MailboxMessage[] }).messages;
+}
+
+/** Waits for a message with this subject to arrive (delivery is asynchronous, through the outbox). */
+async function waitForMail(request: APIRequestContext, email: string, subject: string): Promise<MailboxMessage> {
+  let found: MailboxMessage | undefined;
+  await expect
+    .poll(
+      async () => {
+        found = (await mailTo(request, email)).find((message) => message.subject === subject);
+        return Boolean(found);
+      },
+      { timeout: 15_000 },
+    )
+    .toBe(true);
+  if (!found) throw new Error("unreachable");
+  return found;
+}
+
+function linkIn(message: MailboxMessage): string {
+  const match = message.text.match(/https:\/\/\S+token=[A-Za-z0-9_-]{43}/);
+  if (!match) throw new Error(`no link in: ${message.text}`);
+  return new URL(match[0]).pathname + new URL(match[0]).search;
+}
+
+async function fillRegistration(page: Page, email: string, password: string): Promise<void> {
+  await page.goto("/register");
+  await page.getByLabel("Legal name").fill("Robin Example");
+  await page.getByLabel("Email").fill(email);
+  await page.getByLabel("Date of birth").fill("1990-04-12");
+  await page.getByLabel("Password", { exact: true }).fill(password);
+  await page.getByLabel("Confirm password").fill(password);
+  await page.getByLabel(/terms/i).check();
+}
+
+async function register(page: Page, email: string, password = strongPassword): Promise<void> {
+  await fillRegistration(page, email, password);
+  await page.getByRole("button", { name: /open (my|an) account|register/i }).click();
+  await expect(page.getByRole("status")).toContainText("Check your email");
+}
+
+async function verify(page: Page, email: string): Promise<void> {
+  const message = await waitForMail(page.request, email, "Confirm your email address");
+  await page.goto(linkIn(message));
+  await page.getByRole("button", { name: "Confirm my email address" }).click();
+  await expect(page.getByRole("status")).toContainText("Your email address is confirmed");
+}
+
+async function signIn(page: Page, email: string, password: string): Promise<void> {
+  await page.goto("/login");
+  await page.getByLabel("Email").fill(email);
+  await page.getByLabel("Password", { exact: true }).fill(password);
+  await page.getByRole("button", { name: "Sign in" }).click();
+}
+
+async function expectSignInRefused(page: Page): Promise<void> {
+  await expect(page.locator("p.alert")).toHaveText("The email or password is incorrect.");
+  await expect(page).toHaveURL(/\/login/);
+}
+
+async function newPage(browser: Browser): Promise<Page> {
+  const context = await browser.newContext({ ignoreHTTPSErrors: true });
+  return context.newPage();
+}
+
+test("registration with a weak password shows the failing rules and creates nothing", async ({ page }) => {
+  const email = uniqueEmail("weak");
+  await fillRegistration(page, email, "password");
+  await page.getByRole("button", { name: /open (my|an) account|register/i }).click();
+  await expect(page.getByText(/at least 12 characters/i).first()).toBeVisible();
+  await expect(page.getByRole("status").filter({ hasText: "Check your email" })).toHaveCount(0);
+  // Give a wrongly sent message time to arrive before concluding none was.
+  await page.waitForTimeout(2_500);
+  expect(await mailTo(page.request, email)).toHaveLength(0);
+});
+
+test("a customer registers, verifies by the emailed link, signs in and finds a zero-balance account", async ({ page }) => {
+  const email = uniqueEmail("register");
+  await register(page, email);
+  // Before verification the right password does not sign in.
+  await signIn(page, email, strongPassword);
+  await expectSignInRefused(page);
+
+  await verify(page, email);
+  await signIn(page, email, strongPassword);
+  await expect(page.getByRole("heading", { name: "Your accounts" })).toBeVisible();
+  await expect(page.getByTestId("account-row")).toHaveCount(1);
+  await expect(page.getByTestId("accounts")).toContainText("£0.00");
+
+  // Registering again with the same address gives the same answer, tells the owner, and changes nothing.
+  const stranger = await newPage(page.context().browser() as Browser);
+  await register(stranger, email, "Another-completely-different-92?");
+  await waitForMail(page.request, email, "Someone tried to register with your email address");
+  await stranger.context().close();
+  await page.goto("/");
+  await expect(page.getByTestId("account-row")).toHaveCount(1);
+  const fresh = await newPage(page.context().browser() as Browser);
+  await signIn(fresh, email, strongPassword);
+  await expect(fresh.getByRole("heading", { name: "Your accounts" })).toBeVisible();
+  await signIn(fresh, email, "Another-completely-different-92?");
+  await fresh.context().close();
+});
+
+test("five wrong passwords lock the account; the right one fails until the lock ends", async ({ page }) => {
+  test.setTimeout(90_000);
+  const email = uniqueEmail("lockout");
+  await register(page, email);
+  await verify(page, email);
+  for (let attempt = 1; attempt <= 5; attempt += 1) {
+    await signIn(page, email, `Wrong-password-${attempt}!`);
+    await expectSignInRefused(page);
+  }
+  const lockedAt = Date.now();
+  await signIn(page, email, strongPassword);
+  await expectSignInRefused(page);
+  await waitForMail(page.request, email, "Your account has been locked");
+
+  // Wait the lock out for real.
+  await page.waitForTimeout(Math.max(0, lockedAt + lockoutSeconds * 1000 + 1_000 - Date.now()));
+  await signIn(page, email, strongPassword);
+  await expect(page.getByRole("heading", { name: "Your accounts" })).toBeVisible();
+  await expect(page.getByTestId("lock-notice")).toBeVisible();
+  // Shown once.
+  await page.reload();
+  await expect(page.getByTestId("lock-notice")).toHaveCount(0);
+});
+
+test("unknown email, wrong password, unverified and locked accounts get identical answers", async ({ page, playwright }) => {
+  const verified = uniqueEmail("answers-verified");
+  await register(page, verified);
+  await verify(page, verified);
+  const unverified = uniqueEmail("answers-unverified");
+  await register(page, unverified);
+  const locked = uniqueEmail("answers-locked");
+  await register(page, locked);
+  await verify(page, locked);
+
+  async function answerFor(email: string, password: string) {
+    const client = await playwright.request.newContext({ baseURL: test.info().project.use.baseURL, ignoreHTTPSErrors: true });
+    const csrf = (await (await client.get("/api/auth/csrf")).json()) as { csrfToken: string };
+    const origin = new URL(test.info().project.use.baseURL ?? "").origin;
+    const response = await client.post("/api/auth/callback/credentials", {
+      form: { email, password, csrfToken: csrf.csrfToken },
+      headers: { origin },
+      maxRedirects: 0,
+    });
+    const answer = { status: response.status(), location: response.headers().location, body: await response.text() };
+    await client.dispose();
+    return answer;
+  }
+  for (let attempt = 1; attempt <= 5; attempt += 1) await answerFor(locked, `Wrong-password-${attempt}!`);
+
+  const answers = [
+    await answerFor(uniqueEmail("answers-unknown"), strongPassword),
+    await answerFor(verified, "Wrong-password-0!"),
+    await answerFor(unverified, strongPassword),
+    await answerFor(locked, strongPassword),
+  ];
+  expect(answers[0]?.status).toBe(302);
+  expect(answers[0]?.location).toContain("error=CredentialsSignin");
+  for (const answer of answers.slice(1)) expect(answer).toEqual(answers[0]);
+});
+
+test("a password reset signs out an open session and the old password stops working", async ({ page, browser }) => {
+  const email = uniqueEmail("reset");
+  await register(page, email);
+  await verify(page, email);
+  const openSession = await newPage(browser);
+  await signIn(openSession, email, strongPassword);
+  await expect(openSession.getByRole("heading", { name: "Your accounts" })).toBeVisible();
+
+  await page.goto("/forgot-password");
+  await page.getByLabel("Email").fill(email);
+  await page.getByRole("button", { name: "Send me a reset link" }).click();
+  await expect(page.getByRole("status")).toContainText("If an account uses that address");
+  // An unknown address gets exactly the same answer.
+  await page.goto("/forgot-password");
+  await page.getByLabel("Email").fill(uniqueEmail("reset-unknown"));
+  await page.getByRole("button", { name: "Send me a reset link" }).click();
+  await expect(page.getByRole("status")).toContainText("If an account uses that address");
+
+  const message = await waitForMail(page.request, email, "Reset your password");
+  await page.goto(linkIn(message));
+  const newPassword = "Brand-new-lighthouse-keeper-58!";
+  await page.getByLabel("New password", { exact: true }).fill(newPassword);
+  await page.getByLabel("Confirm new password").fill(newPassword);
+  await page.getByRole("button", { name: /reset|set new password|save/i }).click();
+  await expect(page.getByRole("status")).toContainText(/password (has been|was) (changed|reset)/i);
+  await waitForMail(page.request, email, "Your password was changed");
+
+  // The open session is refused on its next request.
+  await openSession.reload();
+  await expect(openSession).toHaveURL(/\/login/);
+  await openSession.context().close();
+
+  await signIn(page, email, strongPassword);
+  await expectSignInRefused(page);
+  await signIn(page, email, newPassword);
+  await expect(page.getByRole("heading", { name: "Your accounts" })).toBeVisible();
+
+  // The link worked once.
+  await page.goto(linkIn(message));
+  await expect(page.getByText(/invalid, has already been used or has expired/)).toBeVisible();
+});
