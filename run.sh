@@ -119,7 +119,7 @@ prepare() {
 
 build_if_needed() {
   # Rebuild when there is no build or any source file is newer than it.
-  if [ ! -f .next/BUILD_ID ] || [ -n "$(find app lib db components proxy.ts next.config.ts package-lock.json \
+  if [ ! -f .next/BUILD_ID ] || [ -n "$(find app lib db components proxy.ts instrumentation.ts next.config.ts package-lock.json \
       -newer .next/BUILD_ID -type f 2>/dev/null | head -1)" ]; then
     log "Building the app (next build)"
     NODE_ENV=production npx --no-install next build
