@@ -28,7 +28,7 @@ const maximumRequestBodyBytes = 64 * 1024;
 const signInPaths = ["/login", "/api/auth/callback/credentials", "/api/auth/signin/credentials"];
 const registrationPaths = ["/register", "/forgot-password", "/reset-password"];
 // Paths that a signed-out visitor may reach. API routes answer 401 themselves instead of redirecting.
-const publicPathPrefixes = ["/login", "/logout", "/register", "/forgot-password", "/reset-password", "/api/"];
+const publicPathPrefixes = ["/login", "/logout", "/register", "/forgot-password", "/reset-password", "/api/", "/dev/mailbox"];
 
 let cachedEnvironment: Environment | undefined;
 function configuration(): Environment {
