@@ -159,10 +159,22 @@ serve() {
 # ---------------------------------------------------------------------------------------------------------
 # Tests
 # ---------------------------------------------------------------------------------------------------------
+python_has_aiosmtpd() {
+  # Debian's python3-aiosmtpd is importable by /usr/bin/python3 only; a pyenv or virtualenv python3 earlier on
+  # PATH does not see it, so both are asked (the mail tests look for it the same way).
+  local python
+  for python in /usr/bin/python3 python3; do
+    command -v "$python" >/dev/null && "$python" -c "import aiosmtpd" 2>/dev/null && return 0
+  done
+  return 1
+}
+
 ensure_system_packages() {
   local missing=()
   command -v chromium >/dev/null || missing+=(chromium)
   command -v curl >/dev/null || missing+=(curl)
+  # The mail delivery tests send through a real SMTP server: aiosmtpd, started by the tests themselves.
+  python_has_aiosmtpd || missing+=(python3-aiosmtpd)
   if [ ${#missing[@]} -gt 0 ]; then
     [ "$(id -u)" = 0 ] || fail "missing Debian packages: ${missing[*]} (run as root, or install them first)"
     log "Installing Debian packages: ${missing[*]}"
