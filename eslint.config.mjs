@@ -10,7 +10,7 @@ import typescript from "typescript-eslint";
 const drizzleObjectName = ["db", "tx", "database", "queryable", "enclosingTransaction"];
 
 // The application's own code: what runs in the server (and the browser) for customers and staff.
-const appCode = ["app/**", "lib/**", "db/**", "components/**", "proxy.ts", "server.ts"];
+const appCode = ["app/**", "lib/**", "db/**", "components/**", "proxy.ts", "server.ts", "instrumentation.ts"];
 
 const childProcessMessage =
   "The application never starts processes: a shell or a child process reachable from a request is remote code " +

@@ -35,6 +35,7 @@ const publicPathPrefixes = [
   "/forgot-password",
   "/reset-password",
   "/verify-email",
+  "/dev/mailbox",
   "/api/",
 ];
 

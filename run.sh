@@ -119,7 +119,7 @@ prepare() {
 
 build_if_needed() {
   # Rebuild when there is no build or any source file is newer than it.
-  if [ ! -f .next/BUILD_ID ] || [ -n "$(find app lib db components proxy.ts next.config.ts package-lock.json \
+  if [ ! -f .next/BUILD_ID ] || [ -n "$(find app lib db components proxy.ts instrumentation.ts next.config.ts package-lock.json \
       -newer .next/BUILD_ID -type f 2>/dev/null | head -1)" ]; then
     log "Building the app (next build)"
     NODE_ENV=production npx --no-install next build
@@ -159,10 +159,22 @@ serve() {
 # ---------------------------------------------------------------------------------------------------------
 # Tests
 # ---------------------------------------------------------------------------------------------------------
+python_has_aiosmtpd() {
+  # Debian's python3-aiosmtpd is importable by /usr/bin/python3 only; a pyenv or virtualenv python3 earlier on
+  # PATH does not see it, so both are asked (the mail tests look for it the same way).
+  local python
+  for python in /usr/bin/python3 python3; do
+    command -v "$python" >/dev/null && "$python" -c "import aiosmtpd" 2>/dev/null && return 0
+  done
+  return 1
+}
+
 ensure_system_packages() {
   local missing=()
   command -v chromium >/dev/null || missing+=(chromium)
   command -v curl >/dev/null || missing+=(curl)
+  # The mail delivery tests send through a real SMTP server: aiosmtpd, started by the tests themselves.
+  python_has_aiosmtpd || missing+=(python3-aiosmtpd)
   if [ ${#missing[@]} -gt 0 ]; then
     [ "$(id -u)" = 0 ] || fail "missing Debian packages: ${missing[*]} (run as root, or install them first)"
     log "Installing Debian packages: ${missing[*]}"

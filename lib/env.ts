@@ -9,3 +9,15 @@ export function env(): Environment {
   cached ??= Object.freeze(parseEnvironment(process.env));
   return cached;
 }
+
+/**
+ * Forgets the validated configuration, so that the next `env()` reads `process.env` again. Only tests call it,
+ * to run one file under more than one mail configuration; it refuses outside NODE_ENV=test, so that the
+ * configuration of a running server can never change under it.
+ */
+export function forgetEnvironmentForTests(): void {
+  if (process.env.NODE_ENV !== "test") {
+    throw new Error("forgetEnvironmentForTests may only be called when NODE_ENV is test");
+  }
+  cached = undefined;
+}

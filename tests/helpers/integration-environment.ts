@@ -13,8 +13,9 @@
  * - for the postgres project, a new database `<run prefix>_<random>` created from template0 on the server
  *   named by the global setup (tests/helpers/postgres-global-setup.ts), dropped WITH (FORCE) in afterAll;
  * - a random 48-character AUTH_SECRET.
- * Variables that would point the application elsewhere (DATABASE_URL, REDIS_URL, KEY_PROVIDER, ...) are
- * removed first, so a developer's shell can never aim these tests at a real database or at `.data/`.
+ * Variables that would point the application elsewhere (DATABASE_URL, REDIS_URL, KEY_PROVIDER, SMTP_URL, ...)
+ * are removed first, so a developer's shell can never aim these tests at a real database, a real mail server
+ * or `.data/`.
  */
 import crypto from "node:crypto";
 import fs from "node:fs";
@@ -47,6 +48,8 @@ const variablesToClear = [
   "PKCS11_PIN_FILE",
   "ALLOW_EMBEDDED",
   "AUTH_SECRET",
+  "SMTP_URL",
+  "MAIL_FROM",
 ] as const;
 
 function requestedKind(): DatabaseKind {

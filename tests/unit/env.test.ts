@@ -14,6 +14,7 @@ const productionServices = {
   PKCS11_TOKEN_LABEL: "bank",
   PKCS11_PIN_FILE: "/run/secrets/pkcs11-pin",
   APP_ORIGIN: "https://bank.example",
+  SMTP_URL: "smtps://mailer:secret@smtp.internal:465",
 } satisfies Record<string, string>;
 
 /** Returns the ConfigurationError that parsing throws, failing the test if parsing succeeds or throws otherwise. */
@@ -72,6 +73,23 @@ describe("parseEnvironment", () => {
     expect(environment.keyProvider).toBe("pkcs11");
     expect(environment.pkcs11.pinFile).toBe("/run/secrets/pkcs11-pin");
     expect(environment.trustedProxies).toEqual(["10.0.0.0/8", "fd00::/8"]);
+  });
+
+  it("names SMTP_URL when strict production has no mail server", () => {
+    expect(configurationErrorFor({ ...productionServices, SMTP_URL: undefined }).problems).toEqual([
+      "SMTP_URL is required in production (verification and reset links are sent by email)",
+    ]);
+  });
+
+  it("enables the development mailbox only where no SMTP server is configured and never in strict production", () => {
+    expect(parseEnvironment({ AUTH_SECRET: authSecret }).mail.developmentMailboxEnabled).toBe(true);
+    expect(
+      parseEnvironment({ NODE_ENV: "production", ALLOW_EMBEDDED: "1", AUTH_SECRET: authSecret }).mail.developmentMailboxEnabled,
+    ).toBe(true);
+    const withSmtp = parseEnvironment({ AUTH_SECRET: authSecret, SMTP_URL: "smtp://127.0.0.1:2525" });
+    expect(withSmtp.mail.developmentMailboxEnabled).toBe(false);
+    expect(withSmtp.mail.smtpUrl).toBe("smtp://127.0.0.1:2525");
+    expect(parseEnvironment(productionServices).mail.developmentMailboxEnabled).toBe(false);
   });
 
   it("accepts the embedded defaults in production when ALLOW_EMBEDDED=1", () => {

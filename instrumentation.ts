@@ -1,0 +1,13 @@
+/**
+ * Next calls `register()` once when a server process starts (`next start`, server.ts, `next dev`). It starts
+ * the outbox poller, so that queued email goes out within seconds even when nothing scheduled it, and retries
+ * happen on time.
+ *
+ * The import is dynamic and behind the runtime check so that the Edge bundle of this file never pulls in the
+ * database drivers, nodemailer and pino, which cannot run there.
+ */
+export async function register(): Promise<void> {
+  if (process.env.NEXT_RUNTIME !== "nodejs") return;
+  const { startEmailDeliveryPoller } = await import("./lib/mail/schedule-delivery");
+  startEmailDeliveryPoller();
+}
