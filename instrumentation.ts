@@ -1,7 +1,7 @@
 /**
  * Next calls `register()` once when a server process starts (`next start`, server.ts, `next dev`). It starts
  * the outbox poller, so that queued email goes out within seconds even when nothing scheduled it, and retries
- * happen on time.
+ * happen on time, and the housekeeping that deletes expired, never-verified registrations.
  *
  * The import is dynamic and behind the runtime check so that the Edge bundle of this file never pulls in the
  * database drivers, nodemailer and pino, which cannot run there.
@@ -10,4 +10,6 @@ export async function register(): Promise<void> {
   if (process.env.NEXT_RUNTIME !== "nodejs") return;
   const { startEmailDeliveryPoller } = await import("./lib/mail/schedule-delivery");
   startEmailDeliveryPoller();
+  const { startIdentityHousekeeping } = await import("./lib/identity/housekeeping");
+  startIdentityHousekeeping();
 }

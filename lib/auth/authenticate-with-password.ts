@@ -10,7 +10,7 @@ import { hashPassword, passwordHashNeedsRehash, verifyPassword } from "@/lib/aut
 import { blindIndex, decryptField, normaliseEmail } from "@/lib/crypto";
 import { env } from "@/lib/env";
 import { enqueueEmail } from "@/lib/mail/outbox";
-import { scheduleEmailDelivery } from "@/lib/mail/deliver";
+import { scheduleEmailDelivery } from "@/lib/mail/schedule-delivery";
 import { signInSchema } from "@/lib/validation/sign-in";
 
 // The same field rules as the sign-in form (lib/validation), so that a direct POST to Auth.js's callback

@@ -12,7 +12,7 @@ import { BankError } from "@/lib/errors";
 import { assertPasswordAcceptable } from "@/lib/identity/password-acceptance";
 import { issueToken } from "@/lib/identity/tokens";
 import { enqueueEmail } from "@/lib/mail/outbox";
-import { scheduleEmailDelivery } from "@/lib/mail/deliver";
+import { scheduleEmailDelivery } from "@/lib/mail/schedule-delivery";
 
 const wrongCurrentPassword = () =>
   new BankError("invalid_input", { fieldErrors: { currentPassword: ["Your current password is not correct."] } });

@@ -10,7 +10,7 @@ import { isUniqueViolation } from "@/lib/database-errors";
 import { BankError } from "@/lib/errors";
 import { hashToken, tokenPattern } from "@/lib/identity/tokens";
 import { enqueueEmail } from "@/lib/mail/outbox";
-import { scheduleEmailDelivery } from "@/lib/mail/deliver";
+import { scheduleEmailDelivery } from "@/lib/mail/schedule-delivery";
 
 export type ConfirmedEmail = { outcome: "registration_verified" } | { outcome: "email_changed" };
 

@@ -13,7 +13,7 @@ import { BankError } from "@/lib/errors";
 import { assertPasswordAcceptable } from "@/lib/identity/password-acceptance";
 import { hashToken, issueToken, tokenPattern } from "@/lib/identity/tokens";
 import { enqueueEmail } from "@/lib/mail/outbox";
-import { scheduleEmailDelivery } from "@/lib/mail/deliver";
+import { scheduleEmailDelivery } from "@/lib/mail/schedule-delivery";
 
 /**
  * Starts a password reset. The caller answers the same sentence whether or not the address has an account;

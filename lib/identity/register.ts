@@ -11,7 +11,7 @@ import { isUniqueViolation } from "@/lib/database-errors";
 import { env } from "@/lib/env";
 import { issueToken } from "@/lib/identity/tokens";
 import { enqueueEmail } from "@/lib/mail/outbox";
-import { scheduleEmailDelivery } from "@/lib/mail/deliver";
+import { scheduleEmailDelivery } from "@/lib/mail/schedule-delivery";
 
 export interface RegistrationDetails {
   legalName: string;
