@@ -1,5 +1,11 @@
 import { z } from "zod";
 
+// Zod 4 compiles object parsers with `new Function` unless told not to, and probes for that ability with
+// `Function("")` on the first parse. In the browser the strict CSP forbids eval, so the probe is refused and
+// reported as a violation each time a form is checked. Every schema is built on this module, so switching
+// the compiler off here covers the forms; the interpreted parser gives the same results.
+z.config({ jitless: true });
+
 /**
  * The one shared place for zod field primitives. Every schema that accepts text from a person builds on these,
  * so that normalisation and bounds are decided once instead of drifting between forms and route handlers.

@@ -160,14 +160,15 @@ export function loadPasswordStrengthEngine(): Promise<StrengthEngine> {
   return strengthEngine;
 }
 
-function failureOf(rule: PasswordRuleId): PasswordRuleFailure {
-  const found = passwordRules.find((candidate) => candidate.id === rule);
-  return { rule, message: found?.failure ?? rule };
+/** The broken rules as failures with their messages, in the order of `passwordRules`. */
+function failuresOf(broken: ReadonlySet<PasswordRuleId>): PasswordRuleFailure[] {
+  return passwordRules.filter((rule) => broken.has(rule.id)).map((rule) => ({ rule: rule.id, message: rule.failure }));
 }
 
 /**
  * Checks a password against every rule. The password is NFC-normalised first and otherwise taken as typed.
- * Resolves with each broken rule, zxcvbn's score and its advice; it never rejects for a bad password.
+ * Resolves with each broken rule, zxcvbn's score and its advice; it never rejects for a bad password (only if
+ * zxcvbn itself cannot be loaded).
  */
 export async function checkPassword(password: string, userInputs: PasswordUserInputs): Promise<PasswordCheck> {
   const normalised = normalisePassword(password);
@@ -176,6 +177,11 @@ export async function checkPassword(password: string, userInputs: PasswordUserIn
   const broken = new Set<PasswordRuleId>();
   if (characters.length < minimumPasswordCharacters || characters.length > maximumPasswordCharacters) broken.add("length");
   if (!specialCharacter.test(normalised)) broken.add("special");
+  // An empty field is plainly too weak; answering without zxcvbn keeps it from loading before anything is typed.
+  if (characters.length === 0) {
+    broken.add("strength");
+    return { failures: failuresOf(broken), score: 0, feedback: { warning: "", suggestions: [] } };
+  }
   const engine = await loadPasswordStrengthEngine();
   if (engine.isCommon(normalised)) broken.add("common");
   // zxcvbn's time grows steeply with length; beyond the maximum the length rule has already failed, so the
@@ -183,11 +189,7 @@ export async function checkPassword(password: string, userInputs: PasswordUserIn
   const estimated = characters.length > maximumPasswordCharacters ? characters.slice(0, maximumPasswordCharacters).join("") : normalised;
   const { score, feedback } = engine.estimate(estimated, passwordUserInputList(userInputs));
   if (score < minimumStrengthScore) broken.add("strength");
-  return {
-    failures: passwordRules.filter((rule) => broken.has(rule.id)).map((rule) => failureOf(rule.id)),
-    score,
-    feedback,
-  };
+  return { failures: failuresOf(broken), score, feedback };
 }
 
 /** A string value from a form that may not have parsed, or undefined: user inputs are best-effort. */
