@@ -115,10 +115,16 @@ export interface PasswordOptions {
 export const maximumPasswordLength = 1024;
 
 /**
- * A password. Only NFC is applied, so that the same password typed on keyboards that produce composed or
- * decomposed accents hashes the same way. It is never trimmed and no character is removed: spaces and any
- * other character are part of the secret, and silently changing it would lock people out or weaken it.
+ * The only change ever made to a password: NFC, so that "é" typed as one code point or as "e" and a combining
+ * accent is the same password on every keyboard. Nothing is trimmed or removed: spaces and any other character
+ * are part of the secret, and silently changing it would lock people out or weaken it. Setting a password
+ * (password-policy.ts) and signing in (`password()` below) both use this one function, so they cannot drift.
  */
+export function normalisePassword(value: string): string {
+  return value.normalize("NFC");
+}
+
+/** A password as typed at sign-in or as a current password: NFC-normalised, otherwise untouched, bounded. */
 export function password(options: PasswordOptions = {}) {
   const min = options.min ?? 1;
   const tooShort = options.tooShort ?? (min <= 1 ? "Enter your password." : `Use at least ${min} characters.`);
@@ -126,7 +132,7 @@ export function password(options: PasswordOptions = {}) {
   return z
     .string({ error: tooShort })
     .max(maximumPasswordLength, { error: tooLong })
-    .transform((value) => value.normalize("NFC"))
+    .transform(normalisePassword)
     .pipe(z.string().min(min, { error: tooShort }).max(maximumPasswordLength, { error: tooLong }));
 }
 

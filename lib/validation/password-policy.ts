@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { maximumPasswordLength } from "@/lib/validation/fields";
+import { maximumPasswordLength, normalisePassword } from "@/lib/validation/fields";
 
 /**
  * The bank's password policy, shared by the server actions and the forms so that both apply exactly the same
@@ -87,14 +87,8 @@ export interface PasswordUserInputs {
   dateOfBirth?: string | undefined;
 }
 
-/**
- * The only change ever made to a password: NFC, so that "é" typed as one code point or as "e" and a combining
- * accent is the same password on every keyboard. Nothing is trimmed or removed (fields.ts `password()` does
- * the same at sign-in, so a password set here always matches there).
- */
-export function normalisePassword(password: string): string {
-  return password.normalize("NFC");
-}
+// One definition of password normalisation (NFC, nothing else) for setting and for signing in.
+export { normalisePassword };
 
 /**
  * Anything that is not a letter, a combining mark or a digit, in any script. Marks count with letters because
