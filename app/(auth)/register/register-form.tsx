@@ -53,14 +53,13 @@ export function RegisterForm<Result>({ registerAction }: RegisterFormProps<Resul
   });
   const passwordCheck = usePasswordCheck(password, { legalName, email, dateOfBirth });
 
-  if (result?.ok) {
-    return (
-      <p className="notice" role="status">
-        {registrationSubmittedMessage}
-      </p>
-    );
-  }
-
+  // The status region is on the page from the start, so that screen readers announce the sentence when it
+  // appears (a live region inserted together with its text is often not read).
+  const statusRegion = (
+    <div role="status" className="status-region">
+      {result?.ok ? <p className="notice">{registrationSubmittedMessage}</p> : null}
+    </div>
+  );
   const serverErrors = result && !result.ok ? result.fieldErrors : undefined;
   const hasServerFieldErrors = serverErrors !== undefined && Object.keys(serverErrors).length > 0;
   const messages = {
@@ -79,104 +78,109 @@ export function RegisterForm<Result>({ registerAction }: RegisterFormProps<Resul
   };
 
   return (
-    <form ref={formElement} action={formAction} onSubmit={handleSubmit(submitValidForm)} noValidate>
-      {result && !result.ok && !hasServerFieldErrors ? (
-        <p className="alert" role="alert">
-          {result.message}
-        </p>
-      ) : null}
-      <div className="field">
-        <label htmlFor="legalName">Full legal name</label>
-        <input
-          id="legalName"
-          type="text"
-          autoComplete="name"
-          required
-          maxLength={maximumLegalNameLength}
-          aria-invalid={messages.legalName.length > 0}
-          aria-describedby={describedBy(["legalName-hint"], "legalName-errors", messages.legalName)}
-          {...register("legalName")}
-        />
-        <span className="hint" id="legalName-hint">
-          As it appears on your passport or driving licence.
-        </span>
-        <FieldErrorList id="legalName-errors" messages={messages.legalName} />
-      </div>
-      <div className="field">
-        <label htmlFor="email">Email</label>
-        <input
-          id="email"
-          type="email"
-          autoComplete="email"
-          required
-          maxLength={maximumEmailLength}
-          aria-invalid={messages.email.length > 0}
-          aria-describedby={describedBy([], "email-errors", messages.email)}
-          {...register("email")}
-        />
-        <FieldErrorList id="email-errors" messages={messages.email} />
-      </div>
-      <div className="field">
-        <label htmlFor="dateOfBirth">Date of birth</label>
-        <input
-          id="dateOfBirth"
-          type="date"
-          autoComplete="bday"
-          required
-          aria-invalid={messages.dateOfBirth.length > 0}
-          aria-describedby={describedBy(["dateOfBirth-hint"], "dateOfBirth-errors", messages.dateOfBirth)}
-          {...register("dateOfBirth")}
-        />
-        <span className="hint" id="dateOfBirth-hint">
-          You must be 18 or over to open an account.
-        </span>
-        <FieldErrorList id="dateOfBirth-errors" messages={messages.dateOfBirth} />
-      </div>
-      <div className="field">
-        <label htmlFor="password">Password</label>
-        <input
-          id="password"
-          type="password"
-          autoComplete="new-password"
-          required
-          maxLength={maximumPasswordLength}
-          aria-invalid={messages.password.length > 0}
-          aria-describedby={describedBy(["password-rules", "password-strength"], "password-errors", messages.password)}
-          {...register("password")}
-        />
-        <PasswordRules id="password-rules" state={passwordCheck} />
-        <PasswordStrengthMeter id="password-strength" state={passwordCheck} />
-        <FieldErrorList id="password-errors" messages={messages.password} />
-      </div>
-      <div className="field">
-        <label htmlFor="passwordConfirmation">Confirm password</label>
-        <input
-          id="passwordConfirmation"
-          type="password"
-          autoComplete="new-password"
-          required
-          maxLength={maximumPasswordLength}
-          aria-invalid={messages.passwordConfirmation.length > 0}
-          aria-describedby={describedBy([], "passwordConfirmation-errors", messages.passwordConfirmation)}
-          {...register("passwordConfirmation")}
-        />
-        <FieldErrorList id="passwordConfirmation-errors" messages={messages.passwordConfirmation} />
-      </div>
-      <div className="field field-checkbox">
-        <input
-          id="acceptTerms"
-          type="checkbox"
-          required
-          aria-invalid={messages.acceptTerms.length > 0}
-          aria-describedby={describedBy([], "acceptTerms-errors", messages.acceptTerms)}
-          {...register("acceptTerms")}
-        />
-        <label htmlFor="acceptTerms">I have read and accept the terms and conditions</label>
-        <FieldErrorList id="acceptTerms-errors" messages={messages.acceptTerms} />
-      </div>
-      <button className="button" type="submit" disabled={pending}>
-        {pending ? "Opening your account…" : "Open an account"}
-      </button>
-    </form>
+    <>
+      {statusRegion}
+      {result?.ok ? null : (
+        <form ref={formElement} action={formAction} onSubmit={handleSubmit(submitValidForm)} noValidate>
+          {result && !result.ok && !hasServerFieldErrors ? (
+            <p className="alert" role="alert">
+              {result.message}
+            </p>
+          ) : null}
+          <div className="field">
+            <label htmlFor="legalName">Full legal name</label>
+            <input
+              id="legalName"
+              type="text"
+              autoComplete="name"
+              required
+              maxLength={maximumLegalNameLength}
+              aria-invalid={messages.legalName.length > 0}
+              aria-describedby={describedBy(["legalName-hint"], "legalName-errors", messages.legalName)}
+              {...register("legalName")}
+            />
+            <span className="hint" id="legalName-hint">
+              As it appears on your passport or driving licence.
+            </span>
+            <FieldErrorList id="legalName-errors" messages={messages.legalName} />
+          </div>
+          <div className="field">
+            <label htmlFor="email">Email</label>
+            <input
+              id="email"
+              type="email"
+              autoComplete="email"
+              required
+              maxLength={maximumEmailLength}
+              aria-invalid={messages.email.length > 0}
+              aria-describedby={describedBy([], "email-errors", messages.email)}
+              {...register("email")}
+            />
+            <FieldErrorList id="email-errors" messages={messages.email} />
+          </div>
+          <div className="field">
+            <label htmlFor="dateOfBirth">Date of birth</label>
+            <input
+              id="dateOfBirth"
+              type="date"
+              autoComplete="bday"
+              required
+              aria-invalid={messages.dateOfBirth.length > 0}
+              aria-describedby={describedBy(["dateOfBirth-hint"], "dateOfBirth-errors", messages.dateOfBirth)}
+              {...register("dateOfBirth")}
+            />
+            <span className="hint" id="dateOfBirth-hint">
+              You must be 18 or over to open an account.
+            </span>
+            <FieldErrorList id="dateOfBirth-errors" messages={messages.dateOfBirth} />
+          </div>
+          <div className="field">
+            <label htmlFor="password">Password</label>
+            <input
+              id="password"
+              type="password"
+              autoComplete="new-password"
+              required
+              maxLength={maximumPasswordLength}
+              aria-invalid={messages.password.length > 0}
+              aria-describedby={describedBy(["password-rules", "password-strength"], "password-errors", messages.password)}
+              {...register("password")}
+            />
+            <PasswordRules id="password-rules" state={passwordCheck} />
+            <PasswordStrengthMeter id="password-strength" state={passwordCheck} />
+            <FieldErrorList id="password-errors" messages={messages.password} />
+          </div>
+          <div className="field">
+            <label htmlFor="passwordConfirmation">Confirm password</label>
+            <input
+              id="passwordConfirmation"
+              type="password"
+              autoComplete="new-password"
+              required
+              maxLength={maximumPasswordLength}
+              aria-invalid={messages.passwordConfirmation.length > 0}
+              aria-describedby={describedBy([], "passwordConfirmation-errors", messages.passwordConfirmation)}
+              {...register("passwordConfirmation")}
+            />
+            <FieldErrorList id="passwordConfirmation-errors" messages={messages.passwordConfirmation} />
+          </div>
+          <div className="field field-checkbox">
+            <input
+              id="acceptTerms"
+              type="checkbox"
+              required
+              aria-invalid={messages.acceptTerms.length > 0}
+              aria-describedby={describedBy([], "acceptTerms-errors", messages.acceptTerms)}
+              {...register("acceptTerms")}
+            />
+            <label htmlFor="acceptTerms">I have read and accept the terms and conditions</label>
+            <FieldErrorList id="acceptTerms-errors" messages={messages.acceptTerms} />
+          </div>
+          <button className="button" type="submit" disabled={pending}>
+            {pending ? "Opening your account…" : "Open an account"}
+          </button>
+        </form>
+      )}
+    </>
   );
 }

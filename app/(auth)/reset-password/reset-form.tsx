@@ -52,14 +52,16 @@ export function ResetForm<Result>({ resetAction, token, userInputs }: ResetFormP
   const password = useWatch({ control, name: "password" });
   const passwordCheck = usePasswordCheck(password, { legalName, email, dateOfBirth });
 
-  if (result?.ok) {
-    return (
-      <p className="notice" role="status">
-        Your password has been changed. <Link href="/login">Sign in</Link> with your new password.
-      </p>
-    );
-  }
-
+  // Present from the start so that screen readers announce the confirmation when it appears.
+  const statusRegion = (
+    <div role="status" className="status-region">
+      {result?.ok ? (
+        <p className="notice">
+          Your password has been changed. <Link href="/login">Sign in</Link> with your new password.
+        </p>
+      ) : null}
+    </div>
+  );
   const serverErrors = result && !result.ok ? result.fieldErrors : undefined;
   const messages = {
     // A bad token is not something the customer can fix in this form: it is shown as the form's alert.
@@ -77,47 +79,52 @@ export function ResetForm<Result>({ resetAction, token, userInputs }: ResetFormP
   };
 
   return (
-    <form ref={formElement} action={formAction} onSubmit={handleSubmit(submitValidForm)} noValidate>
-      {alert ? (
-        <p className="alert" role="alert">
-          {alert}
-        </p>
-      ) : null}
-      {/* defaultValue puts the token in the server-rendered HTML, so the form also works before scripts run. */}
-      <input type="hidden" defaultValue={token} {...register("token")} />
-      <div className="field">
-        <label htmlFor="password">New password</label>
-        <input
-          id="password"
-          type="password"
-          autoComplete="new-password"
-          required
-          maxLength={maximumPasswordLength}
-          aria-invalid={messages.password.length > 0}
-          aria-describedby={describedBy(["password-rules", "password-strength"], "password-errors", messages.password)}
-          {...register("password")}
-        />
-        <PasswordRules id="password-rules" state={passwordCheck} />
-        <PasswordStrengthMeter id="password-strength" state={passwordCheck} />
-        <FieldErrorList id="password-errors" messages={messages.password} />
-      </div>
-      <div className="field">
-        <label htmlFor="passwordConfirmation">Confirm new password</label>
-        <input
-          id="passwordConfirmation"
-          type="password"
-          autoComplete="new-password"
-          required
-          maxLength={maximumPasswordLength}
-          aria-invalid={messages.passwordConfirmation.length > 0}
-          aria-describedby={describedBy([], "passwordConfirmation-errors", messages.passwordConfirmation)}
-          {...register("passwordConfirmation")}
-        />
-        <FieldErrorList id="passwordConfirmation-errors" messages={messages.passwordConfirmation} />
-      </div>
-      <button className="button" type="submit" disabled={pending}>
-        {pending ? "Saving…" : "Set new password"}
-      </button>
-    </form>
+    <>
+      {statusRegion}
+      {result?.ok ? null : (
+        <form ref={formElement} action={formAction} onSubmit={handleSubmit(submitValidForm)} noValidate>
+          {alert ? (
+            <p className="alert" role="alert">
+              {alert}
+            </p>
+          ) : null}
+          {/* defaultValue puts the token in the server-rendered HTML, so the form also works before scripts run. */}
+          <input type="hidden" defaultValue={token} {...register("token")} />
+          <div className="field">
+            <label htmlFor="password">New password</label>
+            <input
+              id="password"
+              type="password"
+              autoComplete="new-password"
+              required
+              maxLength={maximumPasswordLength}
+              aria-invalid={messages.password.length > 0}
+              aria-describedby={describedBy(["password-rules", "password-strength"], "password-errors", messages.password)}
+              {...register("password")}
+            />
+            <PasswordRules id="password-rules" state={passwordCheck} />
+            <PasswordStrengthMeter id="password-strength" state={passwordCheck} />
+            <FieldErrorList id="password-errors" messages={messages.password} />
+          </div>
+          <div className="field">
+            <label htmlFor="passwordConfirmation">Confirm new password</label>
+            <input
+              id="passwordConfirmation"
+              type="password"
+              autoComplete="new-password"
+              required
+              maxLength={maximumPasswordLength}
+              aria-invalid={messages.passwordConfirmation.length > 0}
+              aria-describedby={describedBy([], "passwordConfirmation-errors", messages.passwordConfirmation)}
+              {...register("passwordConfirmation")}
+            />
+            <FieldErrorList id="passwordConfirmation-errors" messages={messages.passwordConfirmation} />
+          </div>
+          <button className="button" type="submit" disabled={pending}>
+            {pending ? "Saving…" : "Set new password"}
+          </button>
+        </form>
+      )}
+    </>
   );
 }

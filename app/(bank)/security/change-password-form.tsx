@@ -68,11 +68,10 @@ export function ChangePasswordForm<Result>({ changePasswordAction, userInputs }:
 
   return (
     <form ref={formElement} action={formAction} onSubmit={handleSubmit(submitValidForm)} noValidate>
-      {result?.ok ? (
-        <p className="notice" role="status">
-          Your password has been changed.
-        </p>
-      ) : null}
+      {/* Present from the start so that screen readers announce the confirmation when it appears. */}
+      <div role="status" className="status-region">
+        {result?.ok ? <p className="notice">Your password has been changed.</p> : null}
+      </div>
       {result && !result.ok && !hasFieldErrors ? (
         <p className="alert" role="alert">
           {result.message}
