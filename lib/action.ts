@@ -65,8 +65,12 @@ async function enforceUserActionLimit(userId: string): Promise<void> {
   }
 }
 
-function parseInput<Schema extends z.ZodType>(schema: Schema, input: ActionInput): z.output<Schema> {
-  const parsed = schema.safeParse(toPlainObject(input));
+/**
+ * Parses asynchronously, because some schemas have asynchronous refinements (the password policy loads zxcvbn
+ * with a dynamic import); a synchronous parse would throw on them. Synchronous schemas parse the same way.
+ */
+async function parseInput<Schema extends z.ZodType>(schema: Schema, input: ActionInput): Promise<z.output<Schema>> {
+  const parsed = await schema.safeParseAsync(toPlainObject(input));
   if (!parsed.success) {
     throw new BankError("invalid_input", { fieldErrors: z.flattenError(parsed.error).fieldErrors as FieldErrors });
   }
@@ -86,7 +90,7 @@ export function action<Schema extends z.ZodType, Result>(
       await assertSameOrigin();
       const actor = await requireActor();
       await enforceUserActionLimit(actor.userId);
-      return handler(actor, parseInput(schema, input));
+      return handler(actor, await parseInput(schema, input));
     });
 }
 
@@ -101,6 +105,6 @@ export function publicAction<Schema extends z.ZodType, Result>(
   return async (_previous: ActionResult<Result> | null, input: ActionInput): Promise<ActionResult<Result>> =>
     runGuarded(async () => {
       await assertSameOrigin();
-      return handler(parseInput(schema, input), await requestContext());
+      return handler(await parseInput(schema, input), await requestContext());
     });
 }

@@ -3,6 +3,7 @@
  * that the custom HTTPS server (server.ts), scripts and unit tests can validate the same settings the app
  * uses; application code reads configuration through `lib/env.ts`.
  */
+import os from "node:os";
 import path from "node:path";
 import { z } from "zod";
 
@@ -56,6 +57,9 @@ const rawSchema = z.object({
   LOCKOUT_DURATION_SECONDS: z.coerce.number().int().min(5).max(86_400).default(900),
   EMAIL_VERIFICATION_TOKEN_SECONDS: z.coerce.number().int().min(300).max(604_800).default(86_400),
   PASSWORD_RESET_TOKEN_SECONDS: z.coerce.number().int().min(300).max(7_200).default(1_800),
+  // How many argon2 hashes or verifications may run at once in this process; unset means one fewer than the
+  // cores (at least one), so that a burst of sign-ins leaves a core for everything else.
+  PASSWORD_HASH_CONCURRENCY: z.coerce.number().int().min(1).max(256).optional(),
   SMTP_URL: z.url({ protocol: /^smtps?$/ }).optional(),
   MAIL_FROM: z.string().min(3).max(200).default("Bank <no-reply@bank.localhost>"),
   RATE_LIMIT_API_PER_HOUR: z.coerce.number().int().min(1).default(50),
@@ -112,6 +116,7 @@ function finalise(raw: z.infer<typeof rawSchema>) {
     },
     emailVerificationTokenSeconds: raw.EMAIL_VERIFICATION_TOKEN_SECONDS,
     passwordResetTokenSeconds: raw.PASSWORD_RESET_TOKEN_SECONDS,
+    passwordHashConcurrency: raw.PASSWORD_HASH_CONCURRENCY ?? Math.max(1, os.availableParallelism() - 1),
     mail: {
       smtpUrl: raw.SMTP_URL,
       from: raw.MAIL_FROM,

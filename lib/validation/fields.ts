@@ -1,5 +1,11 @@
 import { z } from "zod";
 
+// Zod 4 compiles object parsers with `new Function` unless told not to, and probes for that ability with
+// `Function("")` on the first parse. In the browser the strict CSP forbids eval, so the probe is refused and
+// reported as a violation each time a form is checked. Every schema is built on this module, so switching
+// the compiler off here covers the forms; the interpreted parser gives the same results.
+z.config({ jitless: true });
+
 /**
  * The one shared place for zod field primitives. Every schema that accepts text from a person builds on these,
  * so that normalisation and bounds are decided once instead of drifting between forms and route handlers.
@@ -109,10 +115,16 @@ export interface PasswordOptions {
 export const maximumPasswordLength = 1024;
 
 /**
- * A password. Only NFC is applied, so that the same password typed on keyboards that produce composed or
- * decomposed accents hashes the same way. It is never trimmed and no character is removed: spaces and any
- * other character are part of the secret, and silently changing it would lock people out or weaken it.
+ * The only change ever made to a password: NFC, so that "é" typed as one code point or as "e" and a combining
+ * accent is the same password on every keyboard. Nothing is trimmed or removed: spaces and any other character
+ * are part of the secret, and silently changing it would lock people out or weaken it. Setting a password
+ * (password-policy.ts) and signing in (`password()` below) both use this one function, so they cannot drift.
  */
+export function normalisePassword(value: string): string {
+  return value.normalize("NFC");
+}
+
+/** A password as typed at sign-in or as a current password: NFC-normalised, otherwise untouched, bounded. */
 export function password(options: PasswordOptions = {}) {
   const min = options.min ?? 1;
   const tooShort = options.tooShort ?? (min <= 1 ? "Enter your password." : `Use at least ${min} characters.`);
@@ -120,7 +132,7 @@ export function password(options: PasswordOptions = {}) {
   return z
     .string({ error: tooShort })
     .max(maximumPasswordLength, { error: tooLong })
-    .transform((value) => value.normalize("NFC"))
+    .transform(normalisePassword)
     .pipe(z.string().min(min, { error: tooShort }).max(maximumPasswordLength, { error: tooLong }));
 }
 

@@ -1,3 +1,4 @@
+import os from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { ConfigurationError, parseEnvironment } from "@/lib/env-schema";
@@ -111,6 +112,17 @@ describe("parseEnvironment", () => {
     expect(error.message).toContain("PKCS11_TOKEN_LABEL");
     expect(error.message).toContain("PKCS11_PIN");
     expect(error.problems).toHaveLength(3);
+  });
+
+  it("caps password hashing at one fewer than the cores by default, at least one", () => {
+    expect(parseEnvironment({ AUTH_SECRET: authSecret }).passwordHashConcurrency).toBe(Math.max(1, os.availableParallelism() - 1));
+    expect(parseEnvironment({ AUTH_SECRET: authSecret, PASSWORD_HASH_CONCURRENCY: "3" }).passwordHashConcurrency).toBe(3);
+    expect(configurationErrorFor({ AUTH_SECRET: authSecret, PASSWORD_HASH_CONCURRENCY: "0" }).message).toContain(
+      "PASSWORD_HASH_CONCURRENCY",
+    );
+    expect(configurationErrorFor({ AUTH_SECRET: authSecret, PASSWORD_HASH_CONCURRENCY: "two" }).message).toContain(
+      "PASSWORD_HASH_CONCURRENCY",
+    );
   });
 
   it("accepts PKCS11_PIN in place of PKCS11_PIN_FILE", () => {
