@@ -13,14 +13,21 @@ import { checkPassword } from "@/lib/validation/password-policy";
  */
 export async function assertPasswordAcceptable(password: string, userId: string): Promise<void> {
   const [user] = await database()
-    .select({ emailCiphertext: users.emailCiphertext, legalNameCiphertext: users.legalNameCiphertext })
+    .select({
+      emailCiphertext: users.emailCiphertext,
+      legalNameCiphertext: users.legalNameCiphertext,
+      dateOfBirthCiphertext: users.dateOfBirthCiphertext,
+    })
     .from(users)
     .where(eq(users.id, userId))
     .limit(1);
   if (!user) throw new BankError("not_found");
   const email = await decryptField(user.emailCiphertext, { table: "users", column: "email", rowId: userId });
   const legalName = await decryptField(user.legalNameCiphertext, { table: "users", column: "legal_name", rowId: userId });
-  const verdict = await checkPassword(password, [email, email.split("@")[0] ?? "", ...legalName.split(/\s+/)]);
+  const dateOfBirth = user.dateOfBirthCiphertext
+    ? await decryptField(user.dateOfBirthCiphertext, { table: "users", column: "date_of_birth", rowId: userId })
+    : undefined;
+  const verdict = await checkPassword(password, { legalName, email, dateOfBirth });
   if (verdict.failures.length > 0) {
     throw new BankError("invalid_input", {
       fieldErrors: { password: verdict.failures.map((failure) => failure.message) },
