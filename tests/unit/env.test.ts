@@ -14,6 +14,7 @@ const productionServices = {
   PKCS11_TOKEN_LABEL: "bank",
   PKCS11_PIN_FILE: "/run/secrets/pkcs11-pin",
   APP_ORIGIN: "https://bank.example",
+  SMTP_URL: "smtps://mail.internal:465",
 } satisfies Record<string, string>;
 
 /** Returns the ConfigurationError that parsing throws, failing the test if parsing succeeds or throws otherwise. */
