@@ -1,8 +1,9 @@
 import { decode, encode } from "next-auth/jwt";
 import { describe, expect, it } from "vitest";
 import { sessionCookieName } from "@/lib/auth/cookie-names";
-import { isPrefetchRequest, isSessionStatusPoll } from "@/lib/auth/request-purpose";
+import { isPrefetchRequest, isSessionStatusPoll, markPrefetchRequest } from "@/lib/auth/request-purpose";
 import { countsAsSessionActivity, renewSessionToken } from "@/lib/auth/session-cookie-renewal";
+import { sanitiseIncomingHeaders } from "@/lib/security/internal-headers";
 
 const secret = "s".repeat(48);
 const sessionId = "0b7f8f1e-3c1a-4d7e-9a55-5d2b0c6e7f10";
@@ -30,6 +31,24 @@ describe("isPrefetchRequest", () => {
     { name: "a purpose that is not prefetch", headers: { "sec-purpose": "prerender-but-not-pre-fetch" } },
   ])("does not mistake $name for one", ({ headers }) => {
     expect(isPrefetchRequest(headersOf(headers))).toBe(false);
+  });
+});
+
+describe("markPrefetchRequest (server.ts, before Next hides its router's headers from proxy.ts)", () => {
+  it("marks a router prefetch, and the proxy's check then sees it without the router's headers", () => {
+    const headers: Record<string, string | string[] | undefined> = { "next-router-prefetch": "1", rsc: "1" };
+    sanitiseIncomingHeaders(headers);
+    markPrefetchRequest(headers);
+    expect(headers["x-bank-prefetch"]).toBe("1");
+    expect(isPrefetchRequest(headersOf({ "x-bank-prefetch": "1" }))).toBe(true);
+    expect(countsAsSessionActivity("GET", "/security", headersOf({ "x-bank-prefetch": "1" }))).toBe(false);
+  });
+
+  it("does not let a client send the mark itself, and leaves real requests unmarked", () => {
+    const headers: Record<string, string | string[] | undefined> = { "x-bank-prefetch": "0", rsc: "1" };
+    sanitiseIncomingHeaders(headers);
+    markPrefetchRequest(headers);
+    expect(headers["x-bank-prefetch"]).toBeUndefined();
   });
 });
 
