@@ -10,6 +10,15 @@ export const e2eHttpPort = e2ePort - 7000;
 export const e2eDataDirectory = `.data/e2e-${e2ePort}`;
 const origin = `https://localhost:${e2ePort}`;
 
+// A second server with a very short idle limit, so that the session-timeout tests can watch a session end
+// (tests/e2e/sessions.spec.ts). Its own port (E2E_PORT + 1) and data folder; same build.
+export const shortIdlePort = e2ePort + 1;
+export const shortIdleHttpPort = shortIdlePort - 7000;
+export const shortIdleDataDirectory = `.data/e2e-${shortIdlePort}`;
+export const shortIdleOrigin = `https://localhost:${shortIdlePort}`;
+export const shortIdleTimeoutSeconds = 20;
+export const shortIdleWarningSeconds = 10;
+
 export default defineConfig({
   testDir: "tests/e2e",
   fullyParallel: false,
@@ -25,15 +34,31 @@ export default defineConfig({
     trace: "off",
     launchOptions: debianChromiumLaunchOptions,
   },
-  webServer: {
-    command:
-      `rm -rf ${e2eDataDirectory} && DATA_DIR=${e2eDataDirectory} PORT=${e2ePort} HTTP_PORT=${e2eHttpPort} ` +
-      `APP_ORIGIN=${origin} DATABASE_URL= REDIS_URL= RATE_LIMIT_SIGN_IN_PER_15_MINUTES=200 ./run.sh start`,
-    url: `${origin}/api/health`,
-    ignoreHTTPSErrors: true,
-    reuseExistingServer: false,
-    timeout: 240_000,
-    stdout: "ignore",
-    stderr: "pipe",
-  },
+  // Playwright starts these one after the other, so only the first can ever build the app.
+  webServer: [
+    {
+      command:
+        `rm -rf ${e2eDataDirectory} && DATA_DIR=${e2eDataDirectory} PORT=${e2ePort} HTTP_PORT=${e2eHttpPort} ` +
+        `APP_ORIGIN=${origin} DATABASE_URL= REDIS_URL= RATE_LIMIT_SIGN_IN_PER_15_MINUTES=200 ./run.sh start`,
+      url: `${origin}/api/health`,
+      ignoreHTTPSErrors: true,
+      reuseExistingServer: false,
+      timeout: 240_000,
+      stdout: "ignore",
+      stderr: "pipe",
+    },
+    {
+      command:
+        `rm -rf ${shortIdleDataDirectory} && DATA_DIR=${shortIdleDataDirectory} PORT=${shortIdlePort} ` +
+        `HTTP_PORT=${shortIdleHttpPort} APP_ORIGIN=${shortIdleOrigin} DATABASE_URL= REDIS_URL= ` +
+        `RATE_LIMIT_SIGN_IN_PER_15_MINUTES=200 SESSION_IDLE_TIMEOUT_SECONDS=${shortIdleTimeoutSeconds} ` +
+        `SESSION_WARNING_SECONDS=${shortIdleWarningSeconds} ./run.sh start`,
+      url: `${shortIdleOrigin}/api/health`,
+      ignoreHTTPSErrors: true,
+      reuseExistingServer: false,
+      timeout: 240_000,
+      stdout: "ignore",
+      stderr: "pipe",
+    },
+  ],
 });

@@ -1,5 +1,7 @@
 import { type NextRequest, NextResponse } from "next/server";
-import { isSessionCookieName } from "@/lib/auth/cookie-names";
+import { isSessionCookieName, secureCookieOptions, sessionCookieName } from "@/lib/auth/cookie-names";
+import { isSessionStatusPoll } from "@/lib/auth/request-purpose";
+import { countsAsSessionActivity, renewSessionToken } from "@/lib/auth/session-cookie-renewal";
 import { type Environment, parseEnvironment } from "@/lib/env-schema";
 import { buildContentSecurityPolicy } from "@/lib/security/content-security-policy";
 import { isSameOriginRequest, isStateChangingMethod } from "@/lib/security/origin";
@@ -17,7 +19,9 @@ import {
  * 1. refuses cross-site writes (Origin missing or foreign, or Sec-Fetch-Site cross-site) with 403;
  * 2. applies the per-IP rate limits, keyed by the address server.ts wrote into `x-client-ip`;
  * 3. redirects visitors without a session cookie away from customer pages;
- * 4. sets a CSP with a fresh nonce.
+ * 4. re-issues the session cookie with a fresh lifetime on requests that count as activity (not on prefetches,
+ *    not on the timeout dialog's poll), by decrypting and re-encrypting it, without any database read;
+ * 5. sets a CSP with a fresh nonce.
  * It is never the only guard: pages, actions, route handlers and the data layer check the session, role,
  * ownership and origin themselves.
  */
@@ -54,11 +58,24 @@ function hasSessionCookie(request: NextRequest): boolean {
   return request.cookies.getAll().some((cookie) => isSessionCookieName(cookie.name));
 }
 
+/**
+ * The session cookie re-encrypted with a fresh lifetime, when this request counts as the customer's activity and
+ * carries a token that decrypts; otherwise null (lib/auth/session-cookie-renewal.ts explains why).
+ */
+async function renewedSessionCookie(request: NextRequest, settings: Environment): Promise<string | null> {
+  if (!settings.authSecret) return null;
+  if (!countsAsSessionActivity(request.method, request.nextUrl.pathname, request.headers)) return null;
+  const token = request.cookies.get(sessionCookieName)?.value;
+  if (!token) return null;
+  return renewSessionToken(token, settings.authSecret, settings.sessionIdleTimeoutSeconds);
+}
+
 /** Which per-IP limits a request counts against. Each request counts against one budget (two for the API). */
 function limitsFor(request: NextRequest): RateLimitName[] {
   const { pathname } = request.nextUrl;
   const isWrite = isStateChangingMethod(request.method);
   if (pathname === "/api/csp-report") return ["cspReports"];
+  if (isSessionStatusPoll(request.method, pathname)) return ["sessionStatus"];
   if (matchesPrefix(pathname, "/api/v1")) return ["apiHourly", "apiDaily"];
   if (isWrite && signInPaths.includes(pathname)) return ["signIn"];
   if (isWrite && registrationPaths.includes(pathname)) return ["registration"];
@@ -134,6 +151,16 @@ export async function proxy(request: NextRequest): Promise<Response> {
   requestHeaders.set("content-security-policy", contentSecurityPolicy);
   const response = NextResponse.next({ request: { headers: requestHeaders } });
   response.headers.set("content-security-policy", contentSecurityPolicy);
+  const renewedToken = await renewedSessionCookie(request, settings);
+  if (renewedToken) {
+    const maxAge = settings.sessionIdleTimeoutSeconds;
+    // Max-Age for current browsers, Expires (what Auth.js itself sends) for the rest: both say the same moment.
+    response.cookies.set(sessionCookieName, renewedToken, {
+      ...secureCookieOptions,
+      maxAge,
+      expires: new Date(Date.now() + maxAge * 1000),
+    });
+  }
   if (apiDecision && matchesPrefix(pathname, "/api/v1")) {
     for (const [name, value] of Object.entries(rateLimitHeaders(apiDecision))) response.headers.set(name, value);
   }

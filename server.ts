@@ -14,6 +14,7 @@ import nextEnvironmentFiles from "@next/env";
 import next from "next";
 import { ConfigurationError, parseEnvironment, type Environment } from "./lib/env-schema";
 import { createTrustedProxyList, isTrustedProxy, resolveClientIp } from "./lib/security/client-ip";
+import { markPrefetchRequest } from "./lib/auth/request-purpose";
 import { sanitiseIncomingHeaders } from "./lib/security/internal-headers";
 
 // A stalled client must not hold a connection open indefinitely (slowloris), so headers and the whole request
@@ -136,6 +137,9 @@ async function main(): Promise<void> {
     { key, cert, minVersion: "TLSv1.2", handshakeTimeout: tlsHandshakeTimeoutMilliseconds },
     (request, response) => {
       sanitiseIncomingHeaders(request.headers);
+      // Next hides its router's prefetch headers from proxy.ts; the mark lets the proxy leave the session
+      // cookie alone on prefetches (a prefetch is not the customer's activity).
+      markPrefetchRequest(request.headers);
       const socketAddress = request.socket.remoteAddress;
       const clientIp = resolveClientIp({
         socketAddress,

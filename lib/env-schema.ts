@@ -49,10 +49,12 @@ const rawSchema = z.object({
   TLS_CERT_PATH: z.string().min(1).optional(),
   TLS_KEY_PATH: z.string().min(1).optional(),
   TRUSTED_PROXIES: commaSeparatedList,
-  SESSION_IDLE_TIMEOUT_SECONDS: z.coerce.number().int().min(60).max(3600).default(900),
+  // The idle limit goes down to 10 seconds so that the browser tests can watch a session time out; a real
+  // deployment keeps the default (15 minutes) or something close to it.
+  SESSION_IDLE_TIMEOUT_SECONDS: z.coerce.number().int().min(10).max(3600).default(900),
   SESSION_ABSOLUTE_LIFETIME_SECONDS: z.coerce.number().int().min(300).max(86_400).default(43_200),
-  // How long before the idle limit the timeout dialog appears.
-  SESSION_WARNING_SECONDS: z.coerce.number().int().min(10).max(300).default(60),
+  // How long before the idle limit the timeout dialog appears. Must be shorter than the idle limit.
+  SESSION_WARNING_SECONDS: z.coerce.number().int().min(5).max(300).default(60),
   SIGN_IN_FAILURES_BEFORE_LOCK: z.coerce.number().int().min(3).max(10).default(5),
   LOCKOUT_DURATION_SECONDS: z.coerce.number().int().min(5).max(86_400).default(900),
   EMAIL_VERIFICATION_TOKEN_SECONDS: z.coerce.number().int().min(300).max(604_800).default(86_400),
@@ -69,6 +71,7 @@ const rawSchema = z.object({
   RATE_LIMIT_USER_ACTIONS_PER_HOUR: z.coerce.number().int().min(1).default(120),
   RATE_LIMIT_PAGE_VIEWS_PER_HOUR: z.coerce.number().int().min(1).default(600),
   RATE_LIMIT_CSP_REPORTS_PER_HOUR: z.coerce.number().int().min(1).default(30),
+  RATE_LIMIT_SESSION_STATUS_PER_HOUR: z.coerce.number().int().min(1).default(1_200),
   RATE_LIMIT_PREFIX: z
     .string()
     .regex(/^[A-Za-z0-9:_-]{1,64}$/, "RATE_LIMIT_PREFIX may hold letters, digits, ':', '_' and '-' only")
@@ -134,6 +137,7 @@ function finalise(raw: z.infer<typeof rawSchema>) {
       userActionsPerHour: raw.RATE_LIMIT_USER_ACTIONS_PER_HOUR,
       pageViewsPerHour: raw.RATE_LIMIT_PAGE_VIEWS_PER_HOUR,
       cspReportsPerHour: raw.RATE_LIMIT_CSP_REPORTS_PER_HOUR,
+      sessionStatusPerHour: raw.RATE_LIMIT_SESSION_STATUS_PER_HOUR,
     },
     demoCredentialsPath: path.join(/* turbopackIgnore: true */ dataDirectory, "demo-credentials.json"),
   };
@@ -174,6 +178,11 @@ export function parseEnvironment(source: Record<string, string | undefined>): En
     }
     if (!raw.APP_ORIGIN.startsWith("https://")) problems.push("APP_ORIGIN must be an https:// origin in production");
     if (!raw.SMTP_URL) problems.push("SMTP_URL is required in production (verification and reset links are sent by email)");
+  }
+  if (raw.SESSION_WARNING_SECONDS >= raw.SESSION_IDLE_TIMEOUT_SECONDS) {
+    problems.push(
+      "SESSION_WARNING_SECONDS must be shorter than SESSION_IDLE_TIMEOUT_SECONDS (the warning appears before the idle limit)",
+    );
   }
   if (raw.KEY_PROVIDER === "pkcs11") {
     if (!raw.PKCS11_MODULE) problems.push("PKCS11_MODULE is required when KEY_PROVIDER=pkcs11");

@@ -32,6 +32,13 @@ export interface SystemActor {
 
 export type Actor = CustomerActor | StaffActor | SystemActor;
 
+/**
+ * A customer or staff member acting through a signed-in session: the actor plus the id of the server-side
+ * session record their cookie names. Use cases that manage sessions ("this session", "everywhere else") need it;
+ * the others accept it wherever they accept a CustomerActor or StaffActor.
+ */
+export type SessionActor = (CustomerActor | StaffActor) & { sessionId: string };
+
 export function systemActor(purpose: string): SystemActor {
   return { kind: "system", userId: null, role: "system", purpose };
 }

@@ -1,39 +1,66 @@
 import "server-only";
 import NextAuth, { CredentialsSignin } from "next-auth";
 import Credentials from "next-auth/providers/credentials";
+import { database } from "@/db/client";
 import { authenticateWithPassword } from "@/lib/auth/authenticate-with-password";
+import { secureCookieOptions, sessionCookieName } from "@/lib/auth/cookie-names";
+import { createSession, isSessionIdShaped } from "@/lib/auth/sessions";
 import { env } from "@/lib/env";
 import { logger } from "@/lib/logger";
 import { sameOriginRedirectUrl } from "@/lib/security/safe-redirect";
 
-import { sessionCookieName } from "@/lib/auth/cookie-names";
-
 export { sessionCookieName };
+
+// What the token and Auth.js's session object carry besides the standard claims: the id of the server-side
+// session record (`sid`). The user id is the standard `sub`.
+declare module "next-auth" {
+  interface User {
+    sessionId?: string;
+  }
+  interface Session {
+    sessionId?: string;
+  }
+}
+declare module "next-auth/jwt" {
+  interface JWT {
+    sid?: string;
+  }
+}
 
 /**
  * Auth.js's cookies, pinned rather than left to its defaults. The defaults with `useSecureCookies` are the same
  * today, but they depend on that flag and on the library version, and proxy.ts and the sign-out route rely on
- * these exact names. Every cookie is HttpOnly (no script reads it), Secure, path "/" and SameSite=Lax (sent on
- * top-level navigation to the bank, never on cross-site subresource requests or cross-site POSTs). The CSRF
- * cookie is `__Host-`: no subdomain can set or overwrite it, which is what a double-submit token needs.
+ * these exact names and attributes (lib/auth/cookie-names.ts explains them). The CSRF cookie is `__Host-`: no
+ * subdomain can set or overwrite it, which is what a double-submit token needs.
  */
-const secureCookieOptions = { httpOnly: true, secure: true, sameSite: "lax", path: "/" } as const;
 export const authCookies = {
   sessionToken: { name: sessionCookieName, options: secureCookieOptions },
   callbackUrl: { name: "__Secure-authjs.callback-url", options: secureCookieOptions },
   csrfToken: { name: "__Host-authjs.csrf-token", options: secureCookieOptions },
 } as const;
 
+/** What `authenticateWithPassword` answers for a good password; `showLockNotice` arrives with the lockout work. */
+interface AuthenticatedUser {
+  userId: string;
+  role: string;
+  showLockNotice?: boolean;
+}
+
 /**
- * Auth.js v5 with JWT sessions. The configuration is built lazily, on the first request, so that importing
- * this module (as `next build` does) never reads secrets.
+ * Auth.js v5 with JWT sessions backed by a server-side session record (lib/auth/sessions.ts). The configuration
+ * is built lazily, on the first request, so that importing this module (as `next build` does) never reads secrets.
  *
- * Session lifetime has two limits:
- * - idle: `maxAge` with `updateAge: 0`. Auth.js re-issues the cookie on every session read, so `maxAge` is
- *   a sliding idle timeout (STACK-NOTES trap 8): 15 minutes without a request and the session is gone.
- * - absolute: the `jwt` callback ends a session older than `sessionAbsoluteLifetimeSeconds` since the
- *   password was checked, however active it is, because sliding alone would let a stolen cookie live forever.
- * Server-side revocation (a session record checked on every request) comes with the identity issue.
+ * The token is an encrypted JWE holding exactly two ids: `sub` (the user) and `sid` (the session record). Role,
+ * status, lock, verification, idle time and age are all read from the database on every request
+ * (lib/auth/session.ts), so nothing in the token grants anything by itself and revoking the row ends the session.
+ *
+ * Lifetimes:
+ * - idle: the session record's `last_seen_at` + SESSION_IDLE_TIMEOUT_SECONDS, checked on every request. The
+ *   cookie and the token's `exp` use the same number as `maxAge`, so a forgotten cookie also dies on its own;
+ *   proxy.ts re-issues the cookie on real activity (server components cannot set cookies, and Auth.js only
+ *   re-issues it when its own endpoints answer).
+ * - absolute: the record's `created_at` + SESSION_ABSOLUTE_LIFETIME_SECONDS, checked on every request, however
+ *   active the session is, because sliding alone would let a stolen cookie live for ever.
  */
 export const { handlers, auth, signIn, signOut } = NextAuth(() => {
   const configuration = env();
@@ -48,9 +75,15 @@ export const { handlers, auth, signIn, signOut } = NextAuth(() => {
     session: { strategy: "jwt", maxAge: configuration.sessionIdleTimeoutSeconds, updateAge: 0 },
     pages: { signIn: "/login", error: "/login" },
     logger: {
-      // A wrong password is not a server error; Auth.js would otherwise log it with a full stack trace.
       error: (error: Error) => {
+        // A wrong password is not a server error; Auth.js would otherwise log it with a full stack trace.
         if (error instanceof CredentialsSignin || error.name === "CredentialsSignin") return;
+        // A tampered, foreign or expired token: Auth.js answers "no session" (never a 500) and logs this. It is
+        // what an attacker's probing looks like, worth a warning but not an error page for the operator.
+        if (error.name === "JWTSessionError") {
+          logger.warn({ err: { name: error.name } }, "unreadable session token refused");
+          return;
+        }
         logger.error({ err: { name: error.name, message: error.message } }, "auth error");
       },
       warn: (code: string) => logger.warn({ code }, "auth warning"),
@@ -61,11 +94,20 @@ export const { handlers, auth, signIn, signOut } = NextAuth(() => {
         id: "credentials",
         credentials: { email: {}, password: {} },
         authorize: async (credentials, request) => {
-          const user = await authenticateWithPassword(credentials, {
+          const context = {
             ipAddress: request.headers.get("x-client-ip"),
             userAgent: request.headers.get("user-agent"),
+          };
+          const user: AuthenticatedUser | null = await authenticateWithPassword(credentials, context);
+          if (!user) return null;
+          // A new record, with a new random id, at every sign-in: a session id planted before sign-in can never
+          // become a signed-in one (no session fixation).
+          const sessionId = await createSession(database(), {
+            userId: user.userId,
+            ...context,
+            showLockNotice: user.showLockNotice === true,
           });
-          return user ? { id: user.userId } : null;
+          return { id: user.userId, sessionId };
         },
       }),
     ],
@@ -76,25 +118,23 @@ export const { handlers, auth, signIn, signOut } = NextAuth(() => {
       redirect({ url, baseUrl }) {
         return sameOriginRedirectUrl(url, baseUrl);
       },
+      // Called at sign-in (with `user`, straight from `authorize` above) and on every later read of the token,
+      // including `POST /api/auth/session` (`trigger: "update"`), whose `session` argument is whatever any
+      // signed-in browser chose to send (STACK-NOTES trap 24). That argument is deliberately not even read:
+      // the token is rebuilt from the two ids it already carried, and anything else in it is dropped.
       jwt({ token, user }) {
-        const nowSeconds = Math.floor(Date.now() / 1000);
-        if (user?.id) {
-          // A fresh sign-in. Only the user id goes into the token: role and status are read from the database
-          // on every request, and nothing sent with `trigger: "update"` is ever copied in (trap 24).
-          return { sub: user.id, authenticatedAtSeconds: nowSeconds };
+        if (user) {
+          if (typeof user.id !== "string" || !isSessionIdShaped(user.sessionId)) return null;
+          return { sub: user.id, sid: user.sessionId };
         }
-        const authenticatedAtSeconds = token.authenticatedAtSeconds;
-        if (
-          typeof authenticatedAtSeconds !== "number" ||
-          nowSeconds - authenticatedAtSeconds > configuration.sessionAbsoluteLifetimeSeconds
-        ) {
-          // Returning null makes Auth.js delete the session cookie.
-          return null;
-        }
-        return { sub: token.sub, authenticatedAtSeconds };
+        // A token without both ids (one issued before session records existed) is no session: null makes Auth.js
+        // delete the cookie.
+        if (typeof token.sub !== "string" || !isSessionIdShaped(token.sid)) return null;
+        return { sub: token.sub, sid: token.sid };
       },
       session({ session, token }) {
-        return { expires: session.expires, user: { id: token.sub ?? "" } } as typeof session;
+        // Server code reads only these ids (lib/auth/session.ts) and looks everything else up.
+        return { expires: session.expires, user: { id: token.sub ?? "" }, sessionId: token.sid } as typeof session;
       },
     },
   };

@@ -9,8 +9,11 @@ import type { IncomingHttpHeaders } from "node:http";
 /** Every header whose name starts with one of these is internal to Next.js. */
 export const internalHeaderPrefixes = ["x-middleware-", "x-invoke-", "x-nextjs-", "x-next-"] as const;
 
-/** Internal headers that are matched by exact name. `x-client-ip` is written by server.ts alone. */
-export const internalHeaderNames = ["x-matched-path", "x-now-route-matches", "x-nonce", "x-client-ip"] as const;
+/**
+ * Internal headers that are matched by exact name. `x-client-ip` and `x-bank-prefetch` (which marks a prefetch
+ * for proxy.ts, lib/auth/request-purpose.ts) are written by server.ts alone.
+ */
+export const internalHeaderNames = ["x-matched-path", "x-now-route-matches", "x-nonce", "x-client-ip", "x-bank-prefetch"] as const;
 
 /**
  * Reports whether a client must never be allowed to send this header. The legitimate client headers of the

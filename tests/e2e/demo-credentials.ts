@@ -9,15 +9,15 @@ export interface DemoSignIn {
   password: string;
 }
 
-/** The sign-ins the seed generated for the e2e server's own data folder. */
-export function demoSignIns(): DemoSignIn[] {
-  const file = path.resolve(e2eDataDirectory, "demo-credentials.json");
+/** The sign-ins the seed generated for an e2e server's own data folder (the main server's by default). */
+export function demoSignIns(dataDirectory = e2eDataDirectory): DemoSignIn[] {
+  const file = path.resolve(dataDirectory, "demo-credentials.json");
   const parsed = JSON.parse(fs.readFileSync(file, "utf8")) as { signIns: DemoSignIn[] };
   return parsed.signIns;
 }
 
-export function demoSignIn(predicate: (signIn: DemoSignIn) => boolean): DemoSignIn {
-  const found = demoSignIns().find(predicate);
+export function demoSignIn(predicate: (signIn: DemoSignIn) => boolean, dataDirectory = e2eDataDirectory): DemoSignIn {
+  const found = demoSignIns(dataDirectory).find(predicate);
   if (!found) throw new Error("demo sign-in not found in the credentials file");
   return found;
 }

@@ -31,7 +31,10 @@ interface CookieSetting {
 interface CapturedConfiguration {
   useSecureCookies: boolean;
   cookies: Record<string, CookieSetting>;
-  callbacks: { redirect: (parameters: { url: string; baseUrl: string }) => string };
+  callbacks: {
+    redirect: (parameters: { url: string; baseUrl: string }) => string;
+    jwt: (parameters: Record<string, unknown>) => Record<string, unknown> | null;
+  };
 }
 
 function configuration(): CapturedConfiguration {
@@ -73,5 +76,38 @@ describe("Auth.js redirect callback", () => {
     { url: "/%2F%2Fevil.example", expected: "https://bank.example/" },
   ])("sends $url to $expected", ({ url, expected }) => {
     expect(configuration().callbacks.redirect({ url, baseUrl })).toBe(expected);
+  });
+});
+
+describe("Auth.js jwt callback", () => {
+  const userId = "9d3c2b1a-7e6f-4a5b-8c9d-0e1f2a3b4c5d";
+  const sessionId = "0b7f8f1e-3c1a-4d7e-9a55-5d2b0c6e7f10";
+  const otherSessionId = "7a6b5c4d-3e2f-4a1b-9c8d-7e6f5a4b3c2d";
+  const jwt = (parameters: Record<string, unknown>) => configuration().callbacks.jwt(parameters);
+
+  it("puts only the user id and the session record's id into a fresh sign-in's token", () => {
+    const token = jwt({
+      token: { name: "Alice", email: "alice@example.com", sub: userId },
+      user: { id: userId, sessionId, email: "alice@example.com" },
+      trigger: "signIn",
+    });
+    expect(token).toEqual({ sub: userId, sid: sessionId });
+  });
+
+  it("copies nothing from an update a browser sent, and keeps the session id it had", () => {
+    const token = jwt({
+      token: { sub: userId, sid: sessionId, iat: 1, exp: 2, jti: "j" },
+      trigger: "update",
+      session: { user: { role: "admin", id: "someone-else" }, sessionId: otherSessionId, sid: otherSessionId, sub: "x" },
+    });
+    expect(token).toEqual({ sub: userId, sid: sessionId });
+  });
+
+  it("ends a token that lacks the session id (issued before session records existed)", () => {
+    expect(jwt({ token: { sub: userId, authenticatedAtSeconds: 1 } })).toBeNull();
+  });
+
+  it("refuses a sign-in whose session id is not a record id", () => {
+    expect(jwt({ token: { sub: userId }, user: { id: userId, sessionId: "not-a-uuid" }, trigger: "signIn" })).toBeNull();
   });
 });

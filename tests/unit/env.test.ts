@@ -15,7 +15,7 @@ const productionServices = {
   PKCS11_TOKEN_LABEL: "bank",
   PKCS11_PIN_FILE: "/run/secrets/pkcs11-pin",
   APP_ORIGIN: "https://bank.example",
-  SMTP_URL: "smtps://mailer:secret@smtp.internal:465",
+  SMTP_URL: "smtps://mail.internal:465",
 } satisfies Record<string, string>;
 
 /** Returns the ConfigurationError that parsing throws, failing the test if parsing succeeds or throws otherwise. */
@@ -176,5 +176,41 @@ describe("parseEnvironment", () => {
     expect(configurationErrorFor({ AUTH_SECRET: authSecret, APP_ORIGIN: "ftp://bank.example" }).message).toContain(
       "APP_ORIGIN",
     );
+  });
+});
+
+describe("session settings", () => {
+  it("default to a 15-minute idle limit, a 12-hour lifetime and a 60-second warning", () => {
+    const environment = parseEnvironment({ AUTH_SECRET: authSecret });
+    expect(environment.sessionIdleTimeoutSeconds).toBe(900);
+    expect(environment.sessionAbsoluteLifetimeSeconds).toBe(43_200);
+    expect(environment.sessionWarningSeconds).toBe(60);
+  });
+
+  it("accept an idle limit as short as 10 seconds, for the browser tests", () => {
+    const environment = parseEnvironment({ AUTH_SECRET: authSecret, SESSION_IDLE_TIMEOUT_SECONDS: "10", SESSION_WARNING_SECONDS: "5" });
+    expect(environment.sessionIdleTimeoutSeconds).toBe(10);
+    expect(configurationErrorFor({ AUTH_SECRET: authSecret, SESSION_IDLE_TIMEOUT_SECONDS: "9" }).message).toContain(
+      "SESSION_IDLE_TIMEOUT_SECONDS",
+    );
+  });
+
+  it.each([
+    { idle: "20", warning: "20" },
+    { idle: "20", warning: "30" },
+    { idle: "120", warning: "120" },
+  ])("refuse a warning of $warning seconds before an idle limit of $idle seconds", ({ idle, warning }) => {
+    const error = configurationErrorFor({
+      AUTH_SECRET: authSecret,
+      SESSION_IDLE_TIMEOUT_SECONDS: idle,
+      SESSION_WARNING_SECONDS: warning,
+    });
+    expect(error.problems).toEqual([
+      "SESSION_WARNING_SECONDS must be shorter than SESSION_IDLE_TIMEOUT_SECONDS (the warning appears before the idle limit)",
+    ]);
+  });
+
+  it("give the session-status poll its own budget of 1,200 an hour by default", () => {
+    expect(parseEnvironment({ AUTH_SECRET: authSecret }).rateLimits.sessionStatusPerHour).toBe(1_200);
   });
 });

@@ -4,7 +4,9 @@ import { beforeEach, describe, expect, it, vi } from "vitest";
 // headers, audit), while the real cookie expiry is checked against the built app.
 const mocks = vi.hoisted(() => ({
   signOut: vi.fn<(options: { redirect: false }) => Promise<unknown>>(),
-  resolveActor: vi.fn<() => Promise<unknown>>(),
+  resolveSessionWithoutActivity: vi.fn<() => Promise<unknown>>(),
+  sessionTokenIdentity: vi.fn<() => Promise<unknown>>(),
+  revokeSession: vi.fn<(queryable: unknown, sessionId: string, reason: string) => Promise<boolean>>(),
   recordAuditEvent: vi.fn<(queryable: unknown, event: unknown) => Promise<void>>(),
   cookieSet: vi.fn(),
   cookieNames: [] as string[],
@@ -15,7 +17,11 @@ vi.mock("@/lib/auth/auth", () => ({
   sessionCookieName: "__Secure-authjs.session-token",
   authCookies: { sessionToken: { options: { httpOnly: true, secure: true, sameSite: "lax", path: "/" } } },
 }));
-vi.mock("@/lib/auth/session", () => ({ resolveActor: mocks.resolveActor }));
+vi.mock("@/lib/auth/session", () => ({
+  resolveSessionWithoutActivity: mocks.resolveSessionWithoutActivity,
+  sessionTokenIdentity: mocks.sessionTokenIdentity,
+}));
+vi.mock("@/lib/auth/sessions", () => ({ revokeSession: mocks.revokeSession }));
 vi.mock("@/lib/audit/record-audit-event", () => ({ recordAuditEvent: mocks.recordAuditEvent }));
 vi.mock("@/db/client", () => ({ database: () => "database" }));
 vi.mock("@/lib/env", () => ({ env: () => ({ appOrigin: "https://bank.example" }) }));
@@ -30,13 +36,16 @@ function post(headers: Record<string, string>): Request {
   return new Request("https://bank.example/logout", { method: "POST", headers });
 }
 
-const alice = { kind: "customer", userId: "user-1", role: "customer", ipAddress: "203.0.113.7", userAgent: "test" };
+const sessionId = "5f0c1a52-8d1b-4a61-9b7e-2f7f3d0c9a11";
+const alice = { kind: "customer", userId: "user-1", role: "customer", sessionId, ipAddress: "203.0.113.7", userAgent: "test" };
 
 beforeEach(() => {
   vi.clearAllMocks();
   mocks.cookieNames = [];
   mocks.signOut.mockResolvedValue({ redirect: "https://bank.example/" });
-  mocks.resolveActor.mockResolvedValue(alice);
+  mocks.resolveSessionWithoutActivity.mockResolvedValue({ actor: alice });
+  mocks.sessionTokenIdentity.mockResolvedValue({ sessionId, userId: "user-1" });
+  mocks.revokeSession.mockResolvedValue(true);
   mocks.recordAuditEvent.mockResolvedValue(undefined);
 });
 
@@ -51,6 +60,7 @@ describe("POST /logout", () => {
     expect(response.headers.get("content-type")).toContain("application/problem+json");
     expect(response.headers.get("clear-site-data")).toBeNull();
     expect(mocks.signOut).not.toHaveBeenCalled();
+    expect(mocks.revokeSession).not.toHaveBeenCalled();
     expect(mocks.recordAuditEvent).not.toHaveBeenCalled();
   });
 
@@ -61,6 +71,7 @@ describe("POST /logout", () => {
     expect(response.headers.get("clear-site-data")).toBe('"cache", "cookies", "storage"');
     expect(response.headers.get("cache-control")).toBe("no-store");
     expect(mocks.signOut).toHaveBeenCalledWith({ redirect: false });
+    expect(mocks.revokeSession).toHaveBeenCalledWith("database", sessionId, "sign_out");
     expect(mocks.recordAuditEvent).toHaveBeenCalledWith("database", {
       actorId: "user-1",
       actorRole: "customer",
@@ -72,22 +83,36 @@ describe("POST /logout", () => {
     });
   });
 
-  it("writes no audit event when nobody was signed in", async () => {
-    mocks.resolveActor.mockResolvedValue(null);
+  it("writes no audit event and revokes nothing when nobody was signed in", async () => {
+    mocks.resolveSessionWithoutActivity.mockResolvedValue(null);
+    mocks.sessionTokenIdentity.mockResolvedValue(null);
     const response = await route.POST(post({ origin: "https://bank.example" }));
     expect(response.status).toBe(303);
     expect(mocks.signOut).toHaveBeenCalled();
+    expect(mocks.revokeSession).not.toHaveBeenCalled();
     expect(mocks.recordAuditEvent).not.toHaveBeenCalled();
   });
 
-  it("still signs out when the database cannot resolve the actor or write the event", async () => {
-    mocks.resolveActor.mockRejectedValueOnce(new Error("database down"));
+  it("revokes the record named by the token even when the session has already ended", async () => {
+    mocks.resolveSessionWithoutActivity.mockResolvedValue(null);
+    const response = await route.POST(post({ origin: "https://bank.example" }));
+    expect(response.status).toBe(303);
+    expect(mocks.revokeSession).toHaveBeenCalledWith("database", sessionId, "sign_out");
+    expect(mocks.recordAuditEvent).not.toHaveBeenCalled();
+  });
+
+  it("still signs out when the database cannot resolve the actor, revoke the record or write the event", async () => {
+    mocks.resolveSessionWithoutActivity.mockRejectedValueOnce(new Error("database down"));
     expect((await route.POST(post({ origin: "https://bank.example" }))).status).toBe(303);
     expect(mocks.signOut).toHaveBeenCalledTimes(1);
 
-    mocks.recordAuditEvent.mockRejectedValueOnce(new Error("database down"));
+    mocks.revokeSession.mockRejectedValueOnce(new Error("database down"));
     expect((await route.POST(post({ origin: "https://bank.example" }))).status).toBe(303);
     expect(mocks.signOut).toHaveBeenCalledTimes(2);
+
+    mocks.recordAuditEvent.mockRejectedValueOnce(new Error("database down"));
+    expect((await route.POST(post({ origin: "https://bank.example" }))).status).toBe(303);
+    expect(mocks.signOut).toHaveBeenCalledTimes(3);
   });
 
   it("expires every session cookie chunk itself with Secure attributes when Auth.js fails", async () => {

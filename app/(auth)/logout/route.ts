@@ -3,7 +3,13 @@ import { database } from "@/db/client";
 import { recordAuditEvent } from "@/lib/audit/record-audit-event";
 import { authCookies, signOut } from "@/lib/auth/auth";
 import { isSessionCookieName } from "@/lib/auth/cookie-names";
-import { resolveActor, type SessionActor } from "@/lib/auth/session";
+import {
+  resolveSessionWithoutActivity,
+  type SessionActor,
+  sessionTokenIdentity,
+  type SessionTokenIdentity,
+} from "@/lib/auth/session";
+import { revokeSession } from "@/lib/auth/sessions";
 import { env } from "@/lib/env";
 import { BankError } from "@/lib/errors";
 import { problemResponse } from "@/lib/http/problem";
@@ -13,18 +19,45 @@ import { logger } from "@/lib/logger";
 /**
  * Sign-out. A route handler rather than a server action because only a route handler can answer with
  * `Clear-Site-Data`, which tells the browser to drop this site's cache, cookies and storage, so that nothing a
- * customer saw stays behind on a shared computer. The page posts a plain form here.
+ * customer saw stays behind on a shared computer. The page posts a plain form here (and the timeout dialog
+ * posts the same request with fetch when the countdown ends). It takes no fields.
+ *
+ * Sign-out revokes the server-side session record (reason "sign_out"), so that the token stops working at
+ * once even if a copy of the cookie survives somewhere; then the cookie is expired.
  */
 export const dynamic = "force-dynamic";
 
 
-/** The signed-in actor, or null. Sign-out must work even when the database cannot say who is signing out. */
+/** The ids in the session token, or null. Even a session that already timed out is revoked by them. */
+async function tokenIdentityIfAny(): Promise<SessionTokenIdentity | null> {
+  try {
+    return await sessionTokenIdentity();
+  } catch (error) {
+    logger.error({ err: error }, "sign-out could not read the session token");
+    return null;
+  }
+}
+
+/**
+ * The signed-in actor, or null. Sign-out must work even when the database cannot say who is signing out.
+ * Signing out is not activity: the session is not touched on the way out.
+ */
 async function actorIfAny(): Promise<SessionActor | null> {
   try {
-    return await resolveActor();
+    return (await resolveSessionWithoutActivity())?.actor ?? null;
   } catch (error) {
     logger.error({ err: error }, "sign-out could not resolve the actor");
     return null;
+  }
+}
+
+/** Revokes the session record. A failure is logged; the cookie is expired regardless. */
+async function revokeSessionRecord(identity: SessionTokenIdentity | null): Promise<void> {
+  if (!identity) return;
+  try {
+    await revokeSession(database(), identity.sessionId, "sign_out");
+  } catch (error) {
+    logger.error({ err: error }, "sign-out could not revoke the session record");
   }
 }
 
@@ -55,7 +88,9 @@ export async function POST(request: Request): Promise<Response> {
     return problemResponse(error);
   }
 
+  const identity = await tokenIdentityIfAny();
   const actor = await actorIfAny();
+  await revokeSessionRecord(identity);
   await endSession();
   if (actor) {
     try {

@@ -13,6 +13,7 @@ export const rateLimitNames = [
   "userActions",
   "pageViews",
   "cspReports",
+  "sessionStatus",
 ] as const;
 
 export type RateLimitName = (typeof rateLimitNames)[number];
@@ -41,5 +42,8 @@ export function rateLimitDefinitions(configuration: Pick<Environment, "rateLimit
     userActions: { limit: limits.userActionsPerHour, windowSeconds: 3_600, whenUnavailable: "closed" },
     pageViews: { limit: limits.pageViewsPerHour, windowSeconds: 3_600, whenUnavailable: "open" },
     cspReports: { limit: limits.cspReportsPerHour, windowSeconds: 3_600, whenUnavailable: "open" },
+    // The timeout dialog asks for the session's status every 15 seconds in every open tab (240 an hour per tab),
+    // which would eat the page-view budget; it reads one row and changes nothing, so it fails open like pages.
+    sessionStatus: { limit: limits.sessionStatusPerHour, windowSeconds: 3_600, whenUnavailable: "open" },
   };
 }
