@@ -1,11 +1,12 @@
 import "server-only";
 import crypto from "node:crypto";
-import { and, desc, eq, isNull, ne } from "drizzle-orm";
+import { and, desc, eq, isNull } from "drizzle-orm";
 import { database } from "@/db/client";
 import { sessions, signInEvents, users, userTokens } from "@/db/schema";
 import type { SessionActor } from "@/lib/auth/session";
 import { recordAuditEvent } from "@/lib/audit/record-audit-event";
 import { hashPassword, verifyPassword } from "@/lib/auth/password";
+import { revokeOtherSessions } from "@/lib/auth/sessions";
 import { blindIndex, decryptField, encryptField, normaliseEmail } from "@/lib/crypto";
 import { env } from "@/lib/env";
 import { BankError } from "@/lib/errors";
@@ -55,10 +56,7 @@ export async function changePassword(
   const passwordHash = await hashPassword(input.password);
   await database().transaction(async (tx) => {
     await tx.update(users).set({ passwordHash, passwordChangedAt: new Date() }).where(eq(users.id, actor.userId));
-    await tx
-      .update(sessions)
-      .set({ revokedAt: new Date(), revokedReason: "password_changed" })
-      .where(and(eq(sessions.userId, actor.userId), isNull(sessions.revokedAt), ne(sessions.id, actor.sessionId)));
+    await revokeOtherSessions(tx, actor.userId, actor.sessionId, "password_changed");
     const email = await decryptField(user.emailCiphertext, { table: "users", column: "email", rowId: user.id });
     await enqueueEmail(tx, { userId: user.id, email }, { template: "password_changed" });
     await recordAuditEvent(tx, {
@@ -172,4 +170,31 @@ export async function takeLockNotice(actor: SessionActor): Promise<boolean> {
     .where(and(eq(sessions.id, actor.sessionId), eq(sessions.userId, actor.userId), eq(sessions.showLockNotice, true)))
     .returning({ id: sessions.id });
   return cleared.length > 0;
+}
+
+/**
+ * The signed-in user's own name, email and date of birth, decrypted for the password-change form, which gives
+ * them to zxcvbn so that a new password built from them is refused while typing. Only ever the actor's own.
+ */
+export async function myPasswordCheckInputs(
+  actor: SessionActor,
+): Promise<{ legalName: string; email: string; dateOfBirth: string | undefined }> {
+  const [user] = await database()
+    .select({
+      emailCiphertext: users.emailCiphertext,
+      legalNameCiphertext: users.legalNameCiphertext,
+      dateOfBirthCiphertext: users.dateOfBirthCiphertext,
+    })
+    .from(users)
+    .where(eq(users.id, actor.userId))
+    .limit(1);
+  if (!user) throw new BankError("unauthenticated");
+  const fieldOf = (column: string) => ({ table: "users", column, rowId: actor.userId });
+  return {
+    legalName: await decryptField(user.legalNameCiphertext, fieldOf("legal_name")),
+    email: await decryptField(user.emailCiphertext, fieldOf("email")),
+    dateOfBirth: user.dateOfBirthCiphertext
+      ? await decryptField(user.dateOfBirthCiphertext, fieldOf("date_of_birth"))
+      : undefined,
+  };
 }

@@ -215,7 +215,6 @@ describe("lockout", () => {
       kind: "staff",
       userId: crypto.randomUUID(),
       role,
-      sessionId: crypto.randomUUID(),
       ipAddress: null,
       userAgent: null,
     });

@@ -12,7 +12,7 @@ const timeFormat = new Intl.DateTimeFormat("en-GB", { dateStyle: "medium", timeS
 
 export function LoginHistorySection({ entries }: { entries: LoginHistoryEntry[] }) {
   return (
-    <section aria-labelledby="login-history-heading" className="card">
+    <section aria-labelledby="login-history-heading" className="card section">
       <h2 id="login-history-heading">Login history</h2>
       {entries.length === 0 ? (
         <p className="muted">No sign-ins yet.</p>

@@ -2,7 +2,12 @@ import type { Metadata } from "next";
 import { describeUserAgent } from "@/lib/auth/describe-user-agent";
 import { requireActorOrRedirect } from "@/lib/auth/session";
 import { listMySessions } from "@/lib/auth/sessions";
+import { listMyLoginHistory, myPasswordCheckInputs } from "@/lib/identity/account-security";
 import { revokeSession, signOutOtherSessions } from "./actions";
+import { ChangePasswordForm } from "./change-password-form";
+import { EmailChangeForm } from "./email-change-form";
+import { changeEmail, changeMyPassword } from "./identity-actions";
+import { LoginHistorySection } from "./login-history-section";
 import { type SessionRow, SessionsSection } from "./sessions-section";
 
 export const metadata: Metadata = { title: "Security" };
@@ -14,7 +19,11 @@ const timeFormat = new Intl.DateTimeFormat("en-GB", { dateStyle: "medium", timeS
 export default async function SecurityPage() {
   // Layouts and pages render independently, so the page checks the session itself too.
   const actor = await requireActorOrRedirect();
-  const sessions = await listMySessions(actor);
+  const [sessions, loginHistory, passwordCheckInputs] = await Promise.all([
+    listMySessions(actor),
+    listMyLoginHistory(actor),
+    myPasswordCheckInputs(actor),
+  ]);
   const rows: SessionRow[] = sessions.map((session) => ({
     id: session.id,
     createdAt: `${timeFormat.format(session.createdAt)} UTC`,
@@ -30,12 +39,27 @@ export default async function SecurityPage() {
         <p className="muted">Your password, where you are signed in, and your recent sign-ins.</p>
       </div>
 
-      {/* Section: Change password. Added with the password-change work; it goes here, above the sessions. */}
+      <section className="card section" aria-labelledby="change-password-heading">
+        <h2 id="change-password-heading">Change password</h2>
+        <p className="muted">Changing your password signs you out everywhere else.</p>
+        <ChangePasswordForm changePasswordAction={changeMyPassword} userInputs={passwordCheckInputs} />
+      </section>
+
+      {actor.kind === "customer" ? (
+        <section className="card section" aria-labelledby="change-email-heading">
+          <h2 id="change-email-heading">Email address</h2>
+          <p className="muted">
+            Your address is {passwordCheckInputs.email}. A new address takes effect when you confirm it from the
+            message we send there.
+          </p>
+          <EmailChangeForm emailChangeAction={changeEmail} />
+        </section>
+      ) : null}
 
       {/* Section: Where you are signed in. */}
       <SessionsSection sessions={rows} revokeSession={revokeSession} signOutOtherSessions={signOutOtherSessions} />
 
-      {/* Section: Login history. Added with the login-history work; it goes here, below the sessions. */}
+      <LoginHistorySection entries={loginHistory} />
     </>
   );
 }
