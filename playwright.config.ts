@@ -10,6 +10,10 @@ export const e2eHttpPort = e2ePort - 7000;
 export const e2eDataDirectory = `.data/e2e-${e2ePort}`;
 const origin = `https://localhost:${e2ePort}`;
 
+// The lockout tests wait a lock out for real (tests/e2e/identity.spec.ts); the real limits on sign-in and
+// registration are the security suite's business, so this suite raises them above its own traffic.
+export const e2eLockoutSeconds = 15;
+
 // A second server with a very short idle limit, so that the session-timeout tests can watch a session end
 // (tests/e2e/sessions.spec.ts). Its own port (E2E_PORT + 1) and data folder; same build.
 export const shortIdlePort = e2ePort + 1;
@@ -39,7 +43,8 @@ export default defineConfig({
     {
       command:
         `rm -rf ${e2eDataDirectory} && DATA_DIR=${e2eDataDirectory} PORT=${e2ePort} HTTP_PORT=${e2eHttpPort} ` +
-        `APP_ORIGIN=${origin} DATABASE_URL= REDIS_URL= RATE_LIMIT_SIGN_IN_PER_15_MINUTES=200 ./run.sh start`,
+        `APP_ORIGIN=${origin} DATABASE_URL= REDIS_URL= RATE_LIMIT_SIGN_IN_PER_15_MINUTES=200 ` +
+        `RATE_LIMIT_REGISTRATION_PER_HOUR=200 LOCKOUT_DURATION_SECONDS=${e2eLockoutSeconds} ./run.sh start`,
       url: `${origin}/api/health`,
       ignoreHTTPSErrors: true,
       reuseExistingServer: false,
