@@ -119,8 +119,12 @@ test("a customer registers, verifies by the emailed link, signs in and finds a z
   const fresh = await newPage(page.context().browser() as Browser);
   await signIn(fresh, email, strongPassword);
   await expect(fresh.getByRole("heading", { name: "Your accounts" })).toBeVisible();
-  await signIn(fresh, email, "Another-completely-different-92?");
   await fresh.context().close();
+  // The second registration's password was never set.
+  const intruder = await newPage(page.context().browser() as Browser);
+  await signIn(intruder, email, "Another-completely-different-92?");
+  await expectSignInRefused(intruder);
+  await intruder.context().close();
 });
 
 test("five wrong passwords lock the account; the right one fails until the lock ends", async ({ page }) => {
@@ -223,4 +227,74 @@ test("a password reset signs out an open session and the old password stops work
   // The link worked once.
   await page.goto(linkIn(message));
   await expect(page.getByText(/invalid, has already been used or has expired/)).toBeVisible();
+});
+
+test("the security page shows login history, a new device is announced, and a password change signs out the other sessions", async ({ page, browser }) => {
+  const email = uniqueEmail("security");
+  await register(page, email);
+  await verify(page, email);
+  await signIn(page, email, "Wrong-password-1!");
+  await expectSignInRefused(page);
+  await signIn(page, email, strongPassword);
+  await expect(page.getByRole("heading", { name: "Your accounts" })).toBeVisible();
+
+  // A second browser (no device cookie from this one) is a device the account has not used before.
+  const other = await newPage(browser);
+  await signIn(other, email, strongPassword);
+  await expect(other.getByRole("heading", { name: "Your accounts" })).toBeVisible();
+  const notice = await waitForMail(page.request, email, "New sign-in to your account");
+  expect(notice.text).toContain("Address:");
+
+  await page.goto("/security");
+  const history = page.getByRole("region", { name: "Login history" });
+  await expect(history).toContainText("Wrong password");
+  await expect(history.getByText("Signed in")).toHaveCount(2);
+
+  const newPassword = "Brand-new-lighthouse-keeper-58!";
+  await page.getByLabel("Current password", { exact: true }).first().fill(strongPassword);
+  await page.getByLabel("New password", { exact: true }).fill(newPassword);
+  await page.getByLabel("Confirm new password").fill(newPassword);
+  await page.getByRole("button", { name: "Change password" }).click();
+  await expect(page.getByText("Your password has been changed.")).toBeVisible();
+  await waitForMail(page.request, email, "Your password was changed");
+
+  // This session stays; the other one is refused on its next request.
+  await page.reload();
+  await expect(page.getByRole("heading", { name: "Security", exact: true })).toBeVisible();
+  await other.reload();
+  await expect(other).toHaveURL(/\/login/);
+  await other.context().close();
+});
+
+test("an email change needs the password, is confirmed at the new address and announced at the old one", async ({ page }) => {
+  const email = uniqueEmail("change-from");
+  const newEmail = uniqueEmail("change-to");
+  await register(page, email);
+  await verify(page, email);
+  await signIn(page, email, strongPassword);
+  await expect(page.getByRole("heading", { name: "Your accounts" })).toBeVisible();
+  await page.goto("/security");
+  const section = page.getByRole("region", { name: "Email address" });
+  await section.getByLabel("New email address").fill(newEmail);
+  await section.getByLabel("Current password").fill("Wrong-password-1!");
+  await section.getByRole("button", { name: "Change email address" }).click();
+  await expect(section.getByText("Your current password is not correct.")).toBeVisible();
+
+  await section.getByLabel("Current password").fill(strongPassword);
+  await section.getByRole("button", { name: "Change email address" }).click();
+  await expect(section.getByRole("status")).toContainText("We have sent a confirmation link");
+  await waitForMail(page.request, email, "A change of your email address was requested");
+  const confirmation = await waitForMail(page.request, newEmail, "Confirm your new email address");
+  // Until it is confirmed, the old address still signs in.
+  await page.goto(linkIn(confirmation));
+  await page.getByRole("button", { name: "Confirm my email address" }).click();
+  await expect(page.getByRole("status")).toContainText("Your new email address is confirmed");
+  await waitForMail(page.request, email, "Your email address was changed");
+
+  const fresh = await newPage(page.context().browser() as Browser);
+  await signIn(fresh, email, strongPassword);
+  await expectSignInRefused(fresh);
+  await signIn(fresh, newEmail, strongPassword);
+  await expect(fresh.getByRole("heading", { name: "Your accounts" })).toBeVisible();
+  await fresh.context().close();
 });

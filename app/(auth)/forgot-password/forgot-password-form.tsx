@@ -1,12 +1,15 @@
 "use client";
 
-import { useActionState } from "react";
+import { useActionState, useState } from "react";
 import type { ActionResult } from "@/lib/action";
 
 type RequestResetAction = (previous: ActionResult<null> | null, input: FormData) => Promise<ActionResult<null>>;
 
 export function ForgotPasswordForm({ requestResetAction }: { requestResetAction: RequestResetAction }) {
   const [result, formAction, pending] = useActionState(requestResetAction, null);
+  // Controlled, because React resets a form's uncontrolled fields after its action runs, and a refused
+  // request should not make the customer type the address again.
+  const [email, setEmail] = useState("");
   if (result?.ok) {
     return (
       <p role="status">
@@ -28,6 +31,8 @@ export function ForgotPasswordForm({ requestResetAction }: { requestResetAction:
         <input
           id="email"
           name="email"
+          value={email}
+          onChange={(event) => setEmail(event.target.value)}
           type="email"
           autoComplete="email"
           required

@@ -1,6 +1,6 @@
 "use client";
 
-import { useActionState } from "react";
+import { useActionState, useState } from "react";
 import type { ActionResult } from "@/lib/action";
 
 type SignInAction = (previous: ActionResult<null> | null, input: FormData) => Promise<ActionResult<null>>;
@@ -14,6 +14,9 @@ interface LoginFormProps {
 
 export function LoginForm({ signInAction, redirectTo, defaultEmail }: LoginFormProps) {
   const [result, formAction, pending] = useActionState(signInAction, null);
+  // Controlled, because React resets a form's uncontrolled fields after its action runs: after a refused
+  // sign-in the email stays and only the password has to be typed again.
+  const [email, setEmail] = useState(defaultEmail);
   const fieldErrors = result && !result.ok ? result.fieldErrors : undefined;
   // A failure with no message for a particular field (wrong password, a refused form) is shown as one alert.
   const hasFieldErrors = fieldErrors !== undefined && Object.keys(fieldErrors).length > 0;
@@ -34,7 +37,8 @@ export function LoginForm({ signInAction, redirectTo, defaultEmail }: LoginFormP
           autoComplete="username"
           required
           maxLength={254}
-          defaultValue={defaultEmail}
+          value={email}
+          onChange={(event) => setEmail(event.target.value)}
         />
         {fieldErrors?.email ? <span className="field-error">{fieldErrors.email[0]}</span> : null}
       </div>

@@ -1,12 +1,15 @@
 "use client";
 
-import { useActionState } from "react";
+import { useActionState, useState } from "react";
 import type { ActionResult } from "@/lib/action";
 
 type EmailChangeAction = (previous: ActionResult<null> | null, input: FormData) => Promise<ActionResult<null>>;
 
 export function EmailChangeForm({ emailChangeAction }: { emailChangeAction: EmailChangeAction }) {
   const [result, formAction, pending] = useActionState(emailChangeAction, null);
+  // Controlled, because React resets a form's uncontrolled fields after its action runs, and a refused
+  // request should not make the customer type the address again.
+  const [newEmail, setNewEmail] = useState("");
   const fieldErrors = result && !result.ok ? result.fieldErrors : undefined;
   return (
     <form action={formAction} noValidate>
@@ -25,6 +28,8 @@ export function EmailChangeForm({ emailChangeAction }: { emailChangeAction: Emai
         <input
           id="new-email"
           name="newEmail"
+          value={newEmail}
+          onChange={(event) => setNewEmail(event.target.value)}
           type="email"
           autoComplete="email"
           required
