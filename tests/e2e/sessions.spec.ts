@@ -153,7 +153,7 @@ test.describe("server-side sessions", () => {
       const rows = kept.page.getByTestId("session-row");
       expect(await rows.count()).toBeGreaterThanOrEqual(3);
       await kept.page.getByRole("button", { name: "Sign out everywhere else" }).click();
-      await expect(kept.page.getByRole("status")).toContainText(/other sessions? (was|were) signed out/);
+      await expect(kept.page.getByRole("region", { name: "Where you are signed in" }).getByRole("status")).toContainText(/other sessions? (was|were) signed out/);
       await expect(rows).toHaveCount(1);
       await expect(rows.first()).toHaveAttribute("data-current", "true");
 

@@ -1,5 +1,6 @@
 import crypto from "node:crypto";
 import { and, desc, eq, sql } from "drizzle-orm";
+import { hash } from "@node-rs/argon2";
 import { beforeAll, describe, expect, it } from "vitest";
 import { database, databaseHandle } from "@/db/client";
 import { applyMigrations } from "@/db/migrations";
@@ -232,6 +233,22 @@ describe("lockout", () => {
     expect(user?.lockedUntil?.getTime()).toBeGreaterThan(Date.now());
     const lockNotices = (await messagesTo(email)).filter((message) => message.template === "account_locked");
     expect(lockNotices).toHaveLength(1);
+  });
+});
+
+describe("hash upgrades", () => {
+  it("re-hashes a password stored with weaker parameters at the next successful sign-in", async () => {
+    const { email, userId } = await verifiedCustomer("rehash");
+    // OWASP's minimum, below the parameters the bank uses now (algorithm 2 is argon2id).
+    const weakHash = await hash(strongPassword, { algorithm: 2, memoryCost: 19_456, timeCost: 2, parallelism: 1 });
+    await database().update(users).set({ passwordHash: weakHash }).where(eq(users.id, userId));
+    expect(await signIn(email, "Wrong-password-1!")).toBeNull();
+    expect((await userFor(email))?.passwordHash).toBe(weakHash);
+    expect(await signIn(email, strongPassword)).not.toBeNull();
+    const upgraded = (await userFor(email))?.passwordHash;
+    expect(upgraded).not.toBe(weakHash);
+    expect(upgraded).toMatch(/^\$argon2id\$v=19\$m=65536,t=2,p=1\$/);
+    expect(await signIn(email, strongPassword)).not.toBeNull();
   });
 });
 

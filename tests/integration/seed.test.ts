@@ -179,7 +179,7 @@ describe("signing in with the seeded credentials", () => {
       // Upper case and surrounding spaces: the email is normalised before the blind-index lookup.
       const credentials = { email: `  ${signIn.email.toUpperCase()} `, password: signIn.password };
       const result = await authenticateWithPassword(credentials, context);
-      expect(result).toEqual({ userId, role: signIn.role });
+      expect(result).toEqual({ userId, role: signIn.role, showLockNotice: false });
 
       const event = await latestAuditEvent("auth.sign_in.succeeded");
       expect(event).toMatchObject({
@@ -240,6 +240,6 @@ describe("signing in with the seeded credentials", () => {
     expect((await latestAuditEvent("auth.sign_in.failed"))?.details).toEqual({ reason: "unknown_account" });
     const swapped = authenticateWithPassword({ email: first.email, password: second.password }, context);
     await expect(swapped).resolves.toBeNull();
-    expect((await latestAuditEvent("auth.sign_in.failed"))?.details).toEqual({ reason: "wrong_password" });
+    expect((await latestAuditEvent("auth.sign_in.failed"))?.details).toEqual({ reason: "wrong_password", lockedNow: false });
   });
 });
