@@ -32,6 +32,7 @@ export const transferStatus = pgEnum("transfer_status", ["posted", "held", "reje
 export const userTokenPurpose = pgEnum("user_token_purpose", ["email_verification", "password_reset", "email_change"]);
 export const signInOutcome = pgEnum("sign_in_outcome", [
   "succeeded",
+  "unknown_account",
   "wrong_password",
   "locked",
   "unverified",
@@ -217,7 +218,10 @@ export const sessions = pgTable(
     // Shown once after sign-in when the account was locked since the previous successful sign-in.
     showLockNotice: boolean("show_lock_notice").notNull().default(false),
   },
-  (table) => [index("sessions_user_id_index").on(table.userId)],
+  (table) => [
+    index("sessions_user_id_index").on(table.userId),
+    check("sessions_revocation_has_reason", sql`(${table.revokedAt} is null) = (${table.revokedReason} is null)`),
+  ],
 );
 
 /**
@@ -271,14 +275,16 @@ export const outbox = pgTable(
   (table) => [index("outbox_pending_index").on(table.deliveredAt, table.nextAttemptAt)],
 );
 
-/** Login history, shown to the customer: every sign-in attempt against a known account. */
+/**
+ * Every sign-in attempt: the login history shown to a customer (their own rows), and attempts on unknown
+ * addresses with no user (never shown to anyone; writing them keeps every failure equally expensive, so that
+ * response time does not reveal whether an address has an account).
+ */
 export const signInEvents = pgTable(
   "sign_in_events",
   {
     id: bigint("id", { mode: "bigint" }).primaryKey().generatedAlwaysAsIdentity(),
-    userId: uuid("user_id")
-      .notNull()
-      .references(() => users.id, { onDelete: "cascade" }),
+    userId: uuid("user_id").references(() => users.id, { onDelete: "cascade" }),
     occurredAt: timestamp("occurred_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
     outcome: signInOutcome("outcome").notNull(),
     ipAddress: text("ip_address"),

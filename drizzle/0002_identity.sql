@@ -1,4 +1,4 @@
-CREATE TYPE "public"."sign_in_outcome" AS ENUM('succeeded', 'wrong_password', 'locked', 'unverified', 'second_factor_failed');--> statement-breakpoint
+CREATE TYPE "public"."sign_in_outcome" AS ENUM('succeeded', 'unknown_account', 'wrong_password', 'locked', 'unverified', 'second_factor_failed');--> statement-breakpoint
 CREATE TYPE "public"."user_token_purpose" AS ENUM('email_verification', 'password_reset', 'email_change');--> statement-breakpoint
 CREATE TABLE "known_devices" (
 	"user_id" uuid NOT NULL,
@@ -33,12 +33,13 @@ CREATE TABLE "sessions" (
 	"revoked_at" timestamp with time zone,
 	"revoked_reason" text,
 	"second_factor_at" timestamp with time zone,
-	"show_lock_notice" boolean DEFAULT false NOT NULL
+	"show_lock_notice" boolean DEFAULT false NOT NULL,
+	CONSTRAINT "sessions_revocation_has_reason" CHECK (("sessions"."revoked_at" is null) = ("sessions"."revoked_reason" is null))
 );
 --> statement-breakpoint
 CREATE TABLE "sign_in_events" (
 	"id" bigint PRIMARY KEY GENERATED ALWAYS AS IDENTITY (sequence name "sign_in_events_id_seq" INCREMENT BY 1 MINVALUE 1 MAXVALUE 9223372036854775807 START WITH 1 CACHE 1),
-	"user_id" uuid NOT NULL,
+	"user_id" uuid,
 	"occurred_at" timestamp with time zone DEFAULT now() NOT NULL,
 	"outcome" "sign_in_outcome" NOT NULL,
 	"ip_address" text,

@@ -53,7 +53,7 @@ export async function authenticateWithPassword(
   const parsed = credentialsSchema.safeParse(credentials);
   const db = database();
   if (!parsed.success) {
-    await recordFailure(db, null, "malformed_input", context);
+    await recordMalformedAttempt(context);
     return null;
   }
   const emailIndex = await blindIndex("email", normaliseEmail(parsed.data.email));
@@ -71,53 +71,57 @@ export async function authenticateWithPassword(
     .limit(1);
   if (!user) {
     await verifyPassword(null, parsed.data.password);
-    await recordFailure(db, null, "unknown_account", context);
+    await recordFailedAttempt(null, "unknown_account", context);
     return null;
   }
   if (user.lockedUntil && user.lockedUntil > new Date()) {
     await verifyPassword(null, parsed.data.password);
-    await recordFailure(db, user.id, "locked", context);
+    await recordFailedAttempt(user.id, "locked", context);
     return null;
   }
   const passwordMatches = await verifyPassword(user.passwordHash, parsed.data.password);
   if (!passwordMatches) {
-    await countFailedAttempt(user.id, context);
+    await recordFailedAttempt(user.id, "wrong_password", context);
     return null;
   }
   if (!user.emailVerifiedAt) {
     // The right password on an unverified registration: not a guess, so it does not count towards a lock.
-    await recordFailure(db, user.id, "unverified", context);
+    await recordFailedAttempt(user.id, "unverified", context);
     return null;
   }
   return recordSuccess(user, parsed.data.password, parsed.data.deviceId, context);
 }
 
-async function recordFailure(
-  queryable: Queryable,
-  userId: string | null,
-  reason: FailureReason,
-  context: RequestContext,
-  details: Record<string, string | number | boolean | null> = {},
-): Promise<void> {
-  if (userId && reason !== "malformed_input" && reason !== "unknown_account") {
-    await queryable.insert(signInEvents).values({ userId, outcome: reason, ...context });
-  }
-  await recordAuditEvent(queryable, {
+async function recordMalformedAttempt(context: RequestContext): Promise<void> {
+  await recordAuditEvent(database(), {
     actorId: null,
     actorRole: null,
     action: "auth.sign_in.failed",
-    targetType: userId ? "user" : undefined,
-    targetId: userId ?? undefined,
     ...context,
-    details: { reason, ...details },
+    details: { reason: "malformed_input" },
   });
 }
 
-async function countFailedAttempt(userId: string, context: RequestContext): Promise<void> {
+// Matches no user: the counting UPDATE of a failure that must not count still runs, against nobody.
+const nobody = "00000000-0000-0000-0000-000000000000";
+
+/**
+ * Records a failed attempt, and counts it towards a lock when it was a wrong password. Every kind of failure
+ * runs the same transaction (the counting UPDATE, the login-history row, the audit event), so that the time
+ * an answer takes does not tell an unknown email from a wrong password or a locked account: the UPDATE of a
+ * failure that does not count simply matches no row. `bench/sign-in-timing.ts` measures the result.
+ *
+ * The UPDATE reads and writes the count in one statement, and the row lock it takes serialises parallel wrong
+ * guesses; its WHERE skips a row that another request has just locked.
+ */
+async function recordFailedAttempt(
+  userId: string | null,
+  reason: Exclude<FailureReason, "malformed_input">,
+  context: RequestContext,
+): Promise<void> {
   const { lockout } = env();
+  const countedUserId = reason === "wrong_password" && userId ? userId : nobody;
   const lockedNow = await database().transaction(async (tx) => {
-    // One statement: the increment and the decision to lock see the same row version, and the row lock it
-    // takes serialises parallel wrong guesses. The WHERE skips a row that another request locked meanwhile.
     const [updated] = await tx
       .update(users)
       .set({
@@ -125,17 +129,25 @@ async function countFailedAttempt(userId: string, context: RequestContext): Prom
         lockedUntil: sql`case when ${users.failedSignInCount} + 1 >= ${lockout.failuresBeforeLock} then now() + make_interval(secs => ${lockout.durationSeconds}) else ${users.lockedUntil} end`,
         lastLockedAt: sql`case when ${users.failedSignInCount} + 1 >= ${lockout.failuresBeforeLock} then now() else ${users.lastLockedAt} end`,
       })
-      .where(and(eq(users.id, userId), or(isNull(users.lockedUntil), lte(users.lockedUntil, sql`now()`))))
+      .where(and(eq(users.id, countedUserId), or(isNull(users.lockedUntil), lte(users.lockedUntil, sql`now()`))))
       .returning({
         lockedUntil: users.lockedUntil,
         emailCiphertext: users.emailCiphertext,
         failedSignInCount: users.failedSignInCount,
       });
+    // A lock that begins resets the count to zero in the same statement, which is how it is recognised.
     const justLocked = Boolean(updated?.lockedUntil && updated.lockedUntil > new Date() && updated.failedSignInCount === 0);
-    await recordFailure(tx, userId, justLocked ? "locked" : "wrong_password", context, {
-      lockedNow: justLocked,
+    await tx.insert(signInEvents).values({ userId, outcome: justLocked ? "locked" : reason, ...context });
+    await recordAuditEvent(tx, {
+      actorId: null,
+      actorRole: null,
+      action: "auth.sign_in.failed",
+      targetType: userId ? "user" : undefined,
+      targetId: userId ?? undefined,
+      ...context,
+      details: { reason, lockedNow: justLocked },
     });
-    if (justLocked && updated) {
+    if (justLocked && updated && userId) {
       const email = await decryptField(updated.emailCiphertext, { table: "users", column: "email", rowId: userId });
       await enqueueEmail(
         tx,

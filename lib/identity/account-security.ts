@@ -138,7 +138,7 @@ export async function requestEmailChange(
 
 export interface LoginHistoryEntry {
   occurredAt: Date;
-  outcome: "succeeded" | "wrong_password" | "locked" | "unverified" | "second_factor_failed";
+  outcome: "succeeded" | "unknown_account" | "wrong_password" | "locked" | "unverified" | "second_factor_failed";
   ipAddress: string | null;
   userAgent: string | null;
 }

@@ -237,7 +237,7 @@ describe("signing in with the seeded credentials", () => {
     await expect(
       authenticateWithPassword({ email: "nobody@example.com", password: first.password }, context),
     ).resolves.toBeNull();
-    expect((await latestAuditEvent("auth.sign_in.failed"))?.details).toEqual({ reason: "unknown_account" });
+    expect((await latestAuditEvent("auth.sign_in.failed"))?.details).toEqual({ reason: "unknown_account", lockedNow: false });
     const swapped = authenticateWithPassword({ email: first.email, password: second.password }, context);
     await expect(swapped).resolves.toBeNull();
     expect((await latestAuditEvent("auth.sign_in.failed"))?.details).toEqual({ reason: "wrong_password", lockedNow: false });

@@ -2,6 +2,8 @@ import type { LoginHistoryEntry } from "@/lib/identity/account-security";
 
 const outcomeLabels: Record<LoginHistoryEntry["outcome"], string> = {
   succeeded: "Signed in",
+  // Never shown (such rows have no user), but the table's type includes it.
+  unknown_account: "Refused",
   wrong_password: "Wrong password",
   locked: "Refused: account locked",
   unverified: "Refused: email not confirmed",
