@@ -285,6 +285,8 @@ export async function verifyTicketSecondFactor(
       if (marked.length !== 1) {
         throw new TicketNoLongerLive();
       }
+      // A proven second factor ends a run of failures, as a successful sign-in always has.
+      await tx.update(users).set({ failedSignInCount: 0 }).where(eq(users.id, ticket.userId));
       await recordAuditEvent(tx, {
         actorId: ticket.userId,
         actorRole: null,

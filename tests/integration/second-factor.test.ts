@@ -336,14 +336,17 @@ describe("sign-in tickets", () => {
     });
   });
 
-  it("accepts a recovery code as the second factor and reports how many are left", async () => {
+  it("accepts a recovery code as the second factor, reports how many are left and ends a run of failures", async () => {
     const customer = await createCustomer();
     const codes = await regenerateRecoveryCodes(database(), customer.userId);
     const binding = browserBinding();
     const { token } = await issueSignInTicket(database(), customer.userId, binding);
+    await verifyTicketSecondFactor(token, binding, { method: "recovery_code", code: "AAAAA-AAAAA-AAAAA" }, context);
+    expect((await userRow(customer.userId)).failedSignInCount).toBe(1);
     await expect(
       verifyTicketSecondFactor(token, binding, { method: "recovery_code", code: codes[3] ?? "" }, context),
     ).resolves.toEqual({ verified: true, recoveryCodesRemaining: 9 });
+    expect((await userRow(customer.userId)).failedSignInCount).toBe(0);
     expect(await claimSignInTicket(token, binding)).toEqual({ userId: customer.userId });
   });
 
