@@ -64,10 +64,22 @@ export const users = pgTable(
     // When the account was last locked: the next successful sign-in shows a notice if it is newer than the
     // previous successful sign-in.
     lastLockedAt: timestamp("last_locked_at", { withTimezone: true, mode: "date" }),
+    // The authenticator app's shared secret (base32), encrypted with the "mfa" data key and bound to this row;
+    // null until the customer has confirmed an enrolment with a first code.
+    totpSecretCiphertext: text("totp_secret_ciphertext"),
+    totpEnrolledAt: timestamp("totp_enrolled_at", { withTimezone: true, mode: "date" }),
+    // The last TOTP time step (Unix seconds / 30) that was accepted. A code is accepted only for a later step,
+    // by a conditional UPDATE of this column, so one code can never be used twice, even by parallel requests.
+    // A time step stays far below 2^53 for millions of years, so it is read as a JavaScript number.
+    totpLastUsedStep: bigint("totp_last_used_step", { mode: "number" }),
     createdAt: createdAt(),
   },
   (table) => [
     check("users_failed_sign_in_count_not_negative", sql`${table.failedSignInCount} >= 0`),
+    check(
+      "users_totp_enrolment_complete",
+      sql`(${table.totpSecretCiphertext} is null) = (${table.totpEnrolledAt} is null)`,
+    ),
     check(
       "users_date_of_birth_only_for_customers",
       sql`${table.dateOfBirthCiphertext} is null or ${table.role} = 'customer'`,
@@ -308,4 +320,77 @@ export const knownDevices = pgTable(
     lastSeenAt: timestamp("last_seen_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
   },
   (table) => [primaryKey({ name: "known_devices_pk", columns: [table.userId, table.deviceHash] })],
+);
+
+/**
+ * One-time recovery codes, for a customer who has lost their authenticator. Only a SHA-256 of each code (with
+ * the user id) is stored; lib/auth/recovery-codes.ts explains why a fast hash is enough. A new set replaces
+ * the old one (the old rows are deleted), and a used code keeps its row with `used_at` set.
+ */
+export const recoveryCodes = pgTable(
+  "recovery_codes",
+  {
+    id: uuid("id").primaryKey(),
+    userId: uuid("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    codeHash: text("code_hash").notNull(),
+    createdAt: createdAt(),
+    usedAt: timestamp("used_at", { withTimezone: true, mode: "date" }),
+  },
+  // The unique key's index starts with user_id, so it also serves every lookup by user: a separate index on
+  // user_id alone would only cost writes.
+  (table) => [unique("recovery_codes_user_id_code_hash_unique").on(table.userId, table.codeHash)],
+);
+
+/**
+ * The half-way state of a two-step sign-in: the password was right, the second factor is still to come.
+ * The browser holds a random 256-bit token (stored here only as SHA-256) and a separate random browser
+ * binding from its own cookie (also stored as SHA-256), so a ticket that leaks from one browser cannot be
+ * finished in another. A ticket lives five minutes and is used once, when the session is created.
+ * `pending_totp_secret_ciphertext` holds the secret of an enrolment in progress (a customer who has no
+ * authenticator yet sets one up during sign-in); it moves to `users` when the first code confirms it.
+ */
+export const signInTickets = pgTable(
+  "sign_in_tickets",
+  {
+    id: uuid("id").primaryKey(),
+    userId: uuid("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    tokenHash: text("token_hash").notNull(),
+    browserBindingHash: text("browser_binding_hash").notNull(),
+    createdAt: createdAt(),
+    expiresAt: timestamp("expires_at", { withTimezone: true, mode: "date" }).notNull(),
+    usedAt: timestamp("used_at", { withTimezone: true, mode: "date" }),
+    secondFactorVerifiedAt: timestamp("second_factor_verified_at", { withTimezone: true, mode: "date" }),
+    pendingTotpSecretCiphertext: text("pending_totp_secret_ciphertext"),
+  },
+  (table) => [
+    unique("sign_in_tickets_token_hash_unique").on(table.tokenHash),
+    index("sign_in_tickets_user_id_index").on(table.userId),
+    check("sign_in_tickets_expiry_after_creation", sql`${table.expiresAt} > ${table.createdAt}`),
+  ],
+);
+
+/**
+ * A second-factor confirmation bound to one exact request (the hash of its canonical payload, for example a
+ * transfer's accounts and amount), made in one session and usable once, within the step-up window. The
+ * session-wide step-up (`sessions.second_factor_at`) suits "recently confirmed" actions; this table suits
+ * "confirm this very payment", where a code typed for one payload must not authorise a different one.
+ * `payload_hash` is nullable only so that a future confirmation of an action without a payload can share the
+ * table; lib/auth/step-up.ts always writes one.
+ */
+export const stepUpConfirmations = pgTable(
+  "step_up_confirmations",
+  {
+    id: uuid("id").primaryKey(),
+    sessionId: uuid("session_id")
+      .notNull()
+      .references(() => sessions.id, { onDelete: "cascade" }),
+    payloadHash: text("payload_hash"),
+    confirmedAt: timestamp("confirmed_at", { withTimezone: true, mode: "date" }).notNull(),
+    usedAt: timestamp("used_at", { withTimezone: true, mode: "date" }),
+  },
+  (table) => [index("step_up_confirmations_session_id_index").on(table.sessionId, table.payloadHash)],
 );

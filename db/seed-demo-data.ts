@@ -9,6 +9,7 @@ import { accountNumberFromDigits } from "@/lib/accounts/account-number";
 import { recordAuditEvent } from "@/lib/audit/record-audit-event";
 import { systemActor, type StaffRole } from "@/lib/auth/actor";
 import { hashPassword } from "@/lib/auth/password";
+import { generateTotpSecret, totpSecretField } from "@/lib/auth/totp";
 import { blindIndex, encryptField, normaliseEmail } from "@/lib/crypto";
 import { env } from "@/lib/env";
 import { postSystemDeposit } from "@/lib/ledger/post-system-deposit";
@@ -18,6 +19,11 @@ export interface DemoSignIn {
   legalName: string;
   email: string;
   password: string;
+  /**
+   * The authenticator secret (base32) this install gave the user, for adding to an authenticator app (or for
+   * tests to compute codes). Sign-in does not ask for a code yet; it will when the second step is wired in.
+   */
+  totpSecret: string;
 }
 
 export interface DemoCredentialsFile {
@@ -67,6 +73,7 @@ async function insertUser(
   tx: Transaction,
   person: { role: DemoSignIn["role"]; legalName: string; email: string },
   password: string,
+  totpSecret: string,
 ): Promise<string> {
   const id = crypto.randomUUID();
   await tx.insert(users).values({
@@ -79,6 +86,9 @@ async function insertUser(
     // Demo users are created already verified: there is no mailbox behind example.com.
     emailVerifiedAt: new Date(),
     termsAcceptedAt: person.role === "customer" ? new Date() : null,
+    // Every demo user is enrolled with a secret of this install (never a shared default), under the "mfa" key.
+    totpSecretCiphertext: await encryptField(totpSecret, totpSecretField(id), "mfa"),
+    totpEnrolledAt: new Date(),
   });
   return id;
 }
@@ -125,8 +135,9 @@ export async function seedDemoData(): Promise<{ created: boolean; signIns: DemoS
 
     for (const customer of demoCustomers) {
       const password = generateDemoPassword();
-      const userId = await insertUser(tx, { role: "customer", ...customer }, password);
-      signIns.push({ role: "customer", legalName: customer.legalName, email: customer.email, password });
+      const totpSecret = generateTotpSecret();
+      const userId = await insertUser(tx, { role: "customer", ...customer }, password, totpSecret);
+      signIns.push({ role: "customer", legalName: customer.legalName, email: customer.email, password, totpSecret });
       for (const account of customer.accounts) {
         const accountId = crypto.randomUUID();
         await tx.insert(accounts).values({
@@ -148,8 +159,9 @@ export async function seedDemoData(): Promise<{ created: boolean; signIns: DemoS
 
     for (const staffMember of demoStaff) {
       const password = generateDemoPassword();
-      await insertUser(tx, staffMember, password);
-      signIns.push({ ...staffMember, password });
+      const totpSecret = generateTotpSecret();
+      await insertUser(tx, staffMember, password, totpSecret);
+      signIns.push({ ...staffMember, password, totpSecret });
     }
 
     await recordAuditEvent(tx, {

@@ -57,6 +57,9 @@ const rawSchema = z.object({
   SESSION_WARNING_SECONDS: z.coerce.number().int().min(5).max(300).default(60),
   SIGN_IN_FAILURES_BEFORE_LOCK: z.coerce.number().int().min(3).max(10).default(5),
   LOCKOUT_DURATION_SECONDS: z.coerce.number().int().min(5).max(86_400).default(900),
+  // How long a completed second factor counts for actions that ask for a recent one (step-up), and how long
+  // a payload-bound confirmation stays usable.
+  STEP_UP_WINDOW_SECONDS: z.coerce.number().int().min(30).max(3_600).default(300),
   EMAIL_VERIFICATION_TOKEN_SECONDS: z.coerce.number().int().min(300).max(604_800).default(86_400),
   PASSWORD_RESET_TOKEN_SECONDS: z.coerce.number().int().min(300).max(7_200).default(1_800),
   // How many argon2 hashes or verifications may run at once in this process; unset means one fewer than the
@@ -117,6 +120,7 @@ function finalise(raw: z.infer<typeof rawSchema>) {
       failuresBeforeLock: raw.SIGN_IN_FAILURES_BEFORE_LOCK,
       durationSeconds: raw.LOCKOUT_DURATION_SECONDS,
     },
+    stepUpWindowSeconds: raw.STEP_UP_WINDOW_SECONDS,
     emailVerificationTokenSeconds: raw.EMAIL_VERIFICATION_TOKEN_SECONDS,
     passwordResetTokenSeconds: raw.PASSWORD_RESET_TOKEN_SECONDS,
     passwordHashConcurrency: raw.PASSWORD_HASH_CONCURRENCY ?? Math.max(1, os.availableParallelism() - 1),

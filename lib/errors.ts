@@ -9,6 +9,7 @@ export const errorCodes = [
   "unauthenticated",
   "not_found",
   "forbidden",
+  "step_up_required",
   "rate_limited",
   "cross_site_request",
   "payload_too_large",
@@ -26,6 +27,7 @@ const defaultUserMessages: Record<ErrorCode, string> = {
   unauthenticated: "Please sign in to continue.",
   not_found: "We could not find that.",
   forbidden: "We could not find that.",
+  step_up_required: "Confirm with a code from your authenticator app.",
   rate_limited: "Too many attempts. Please wait a moment and try again.",
   cross_site_request: "This request was refused.",
   payload_too_large: "That request is too large.",
@@ -43,6 +45,9 @@ export const httpStatusOf: Record<ErrorCode, number> = {
   // An outsider learns nothing about existence: forbidden answers exactly like not_found.
   not_found: 404,
   forbidden: 404,
+  // The caller is signed in and may do this, but must first confirm with a fresh second factor; the answer is
+  // about the caller's own session, so it reveals nothing about any resource.
+  step_up_required: 403,
   rate_limited: 429,
   // A refused cross-site write says so plainly: it reveals nothing about any resource.
   cross_site_request: 403,

@@ -1,14 +1,14 @@
 import "server-only";
 import crypto from "node:crypto";
-import { and, desc, eq, isNull, lte, or, sql } from "drizzle-orm";
+import { and, desc, eq } from "drizzle-orm";
 import { z } from "zod";
 import { database, type Queryable } from "@/db/client";
 import { knownDevices, signInEvents, users } from "@/db/schema";
 import type { RequestContext } from "@/lib/auth/actor";
 import { recordAuditEvent } from "@/lib/audit/record-audit-event";
+import { recordFailedAttempt } from "@/lib/auth/lockout";
 import { hashPassword, passwordHashNeedsRehash, verifyPassword } from "@/lib/auth/password";
 import { blindIndex, decryptField, normaliseEmail } from "@/lib/crypto";
-import { env } from "@/lib/env";
 import { enqueueEmail } from "@/lib/mail/outbox";
 import { scheduleEmailDelivery } from "@/lib/mail/schedule-delivery";
 import { signInSchema } from "@/lib/validation/sign-in";
@@ -30,8 +30,6 @@ export interface AuthenticatedUser {
   showLockNotice: boolean;
 }
 
-type FailureReason = "malformed_input" | "unknown_account" | "wrong_password" | "locked" | "unverified";
-
 /**
  * Checks an email and password. Answers only "who" or "nobody", never why: an unknown email, a wrong
  * password, an unverified account and a locked account look identical to the caller, and each costs one
@@ -44,7 +42,8 @@ type FailureReason = "malformed_input" | "unknown_account" | "wrong_password" | 
  * The count and the lock are changed by one UPDATE that reads and writes the row atomically, so parallel
  * guesses cannot slip past the limit. During a lock even the right password fails; attempts during a lock
  * are recorded but neither counted nor allowed to extend it, so at most five guesses get through per lock
- * period. The count restarts from zero when a lock begins and after every success.
+ * period. The count restarts from zero when a lock begins and after every success. The counting itself lives
+ * in lib/auth/lockout.ts, because wrong second-factor codes count towards the same lock.
  */
 export async function authenticateWithPassword(
   credentials: Partial<Record<string, unknown>>,
@@ -100,73 +99,6 @@ async function recordMalformedAttempt(context: RequestContext): Promise<void> {
     ...context,
     details: { reason: "malformed_input" },
   });
-}
-
-// Matches no user: the counting UPDATE of a failure that must not count still runs, against nobody.
-const nobody = "00000000-0000-0000-0000-000000000000";
-
-/**
- * Records a failed attempt, and counts it towards a lock when it was a wrong password. Every kind of failure
- * runs the same transaction (the counting UPDATE, the login-history row, the audit event), so that the time
- * an answer takes does not tell an unknown email from a wrong password or a locked account: the UPDATE of a
- * failure that does not count simply matches no row. `bench/sign-in-timing.ts` measures the result.
- *
- * The UPDATE reads and writes the count in one statement, and the row lock it takes serialises parallel wrong
- * guesses; its WHERE skips a row that another request has just locked.
- */
-async function recordFailedAttempt(
-  userId: string | null,
-  reason: Exclude<FailureReason, "malformed_input">,
-  context: RequestContext,
-): Promise<void> {
-  const { lockout } = env();
-  const countedUserId = reason === "wrong_password" && userId ? userId : nobody;
-  const lockedNow = await database().transaction(async (tx) => {
-    const [updated] = await tx
-      .update(users)
-      .set({
-        failedSignInCount: sql`case when ${users.failedSignInCount} + 1 >= ${lockout.failuresBeforeLock} then 0 else ${users.failedSignInCount} + 1 end`,
-        lockedUntil: sql`case when ${users.failedSignInCount} + 1 >= ${lockout.failuresBeforeLock} then now() + make_interval(secs => ${lockout.durationSeconds}) else ${users.lockedUntil} end`,
-        lastLockedAt: sql`case when ${users.failedSignInCount} + 1 >= ${lockout.failuresBeforeLock} then now() else ${users.lastLockedAt} end`,
-      })
-      .where(and(eq(users.id, countedUserId), or(isNull(users.lockedUntil), lte(users.lockedUntil, sql`now()`))))
-      .returning({
-        lockedUntil: users.lockedUntil,
-        emailCiphertext: users.emailCiphertext,
-        failedSignInCount: users.failedSignInCount,
-      });
-    // A lock that begins resets the count to zero in the same statement, which is how it is recognised.
-    const justLocked = Boolean(updated?.lockedUntil && updated.lockedUntil > new Date() && updated.failedSignInCount === 0);
-    await tx.insert(signInEvents).values({ userId, outcome: justLocked ? "locked" : reason, ...context });
-    await recordAuditEvent(tx, {
-      actorId: null,
-      actorRole: null,
-      action: "auth.sign_in.failed",
-      targetType: userId ? "user" : undefined,
-      targetId: userId ?? undefined,
-      ...context,
-      details: { reason, lockedNow: justLocked },
-    });
-    if (justLocked && updated && userId) {
-      const email = await decryptField(updated.emailCiphertext, { table: "users", column: "email", rowId: userId });
-      await enqueueEmail(
-        tx,
-        { userId, email },
-        { template: "account_locked", lockedForMinutes: Math.ceil(lockout.durationSeconds / 60) },
-      );
-      await recordAuditEvent(tx, {
-        actorId: null,
-        actorRole: null,
-        action: "auth.account.locked",
-        targetType: "user",
-        targetId: userId,
-        ...context,
-        details: { durationSeconds: lockout.durationSeconds },
-      });
-    }
-    return justLocked;
-  });
-  if (lockedNow) scheduleEmailDelivery();
 }
 
 function deviceHashOf(userId: string, deviceId: string): string {

@@ -12,7 +12,10 @@ export type EmailMessage =
   | { template: "email_change_verification"; link: string; expiresInMinutes: number }
   | { template: "email_change_requested" }
   | { template: "email_changed" }
-  | { template: "new_device_sign_in"; occurredAt: string; ipAddress: string; userAgent: string };
+  | { template: "new_device_sign_in"; occurredAt: string; ipAddress: string; userAgent: string }
+  | { template: "recovery_code_used"; remaining: number }
+  | { template: "recovery_codes_low"; remaining: number }
+  | { template: "authenticator_replaced" };
 
 export interface RenderedEmail {
   subject: string;
@@ -20,6 +23,11 @@ export interface RenderedEmail {
 }
 
 const signature = "\n\nIf you did not expect this message, contact the bank using the number on your card. We never ask for your password by email.";
+
+function codesLeft(remaining: number): string {
+  if (remaining === 0) return "no recovery codes";
+  return remaining === 1 ? "1 recovery code" : `${remaining} recovery codes`;
+}
 
 export function renderEmail(message: EmailMessage): RenderedEmail {
   switch (message.template) {
@@ -67,6 +75,21 @@ export function renderEmail(message: EmailMessage): RenderedEmail {
       return {
         subject: "New sign-in to your account",
         text: `Your account was signed in to from a device we have not seen before.\n\nTime: ${message.occurredAt}\nAddress: ${message.ipAddress}\nBrowser: ${message.userAgent}${signature}`,
+      };
+    case "recovery_code_used":
+      return {
+        subject: "A recovery code was used on your account",
+        text: `One of your recovery codes was just used instead of your authenticator app. Each code works once; you have ${codesLeft(message.remaining)} left. If this was not you, reset your password and call us.${signature}`,
+      };
+    case "recovery_codes_low":
+      return {
+        subject: "You are running out of recovery codes",
+        text: `You have ${codesLeft(message.remaining)} left. Sign in and create a new set on the Security page, so that you can still get in if you lose your authenticator app. A new set replaces every old code.${signature}`,
+      };
+    case "authenticator_replaced":
+      return {
+        subject: "Your authenticator app was changed",
+        text: `A new authenticator app was set up for your account. Codes from the previous one no longer work. If you did not do this, call us at once.${signature}`,
       };
   }
 }

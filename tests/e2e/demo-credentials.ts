@@ -7,6 +7,8 @@ export interface DemoSignIn {
   legalName: string;
   email: string;
   password: string;
+  /** The user's authenticator secret (base32); sign-in does not ask for a code yet. */
+  totpSecret: string;
 }
 
 /** The sign-ins the seed generated for an e2e server's own data folder (the main server's by default). */

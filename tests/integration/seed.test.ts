@@ -5,7 +5,9 @@ import { database, databaseHandle } from "@/db/client";
 import { applyMigrations } from "@/db/migrations";
 import { accounts, auditEvents, ledgerEntries, transfers, users } from "@/db/schema";
 import { seedDemoData, type DemoCredentialsFile, type DemoSignIn } from "@/db/seed-demo-data";
+import { generate } from "otplib";
 import { authenticateWithPassword } from "@/lib/auth/authenticate-with-password";
+import { totpSecretField, verifyTotpForUser } from "@/lib/auth/totp";
 import { blindIndex, decryptField, normaliseEmail } from "@/lib/crypto";
 import { env } from "@/lib/env";
 import { queryRows } from "../helpers/database-queries";
@@ -144,6 +146,35 @@ describe("seedDemoData on an empty database", () => {
       const otherUserId = await userIdFor(other.email);
       await expect(decryptField(user.emailCiphertext, { ...emailContext, rowId: otherUserId })).rejects.toThrow();
     }
+  });
+});
+
+describe("the seeded second factor", () => {
+  it("enrols every user with an authenticator secret of their own, stored only encrypted under the mfa key", async () => {
+    const secrets = firstSeed.signIns.map((signIn) => signIn.totpSecret);
+    expect(new Set(secrets).size).toBe(secrets.length);
+    const rows = await queryRows<{ row: string }>(sql`select row_to_json(u)::text as row from users u`);
+    for (const signIn of firstSeed.signIns) {
+      expect(signIn.totpSecret).toMatch(/^[A-Z2-7]{32}$/);
+      for (const { row } of rows) expect(row).not.toContain(signIn.totpSecret);
+      const userId = await userIdFor(signIn.email);
+      const [user] = await database().select().from(users).where(eq(users.id, userId));
+      expect(user?.totpEnrolledAt).toBeInstanceOf(Date);
+      await expect(decryptField(user?.totpSecretCiphertext ?? "", totpSecretField(userId), "mfa")).resolves.toBe(
+        signIn.totpSecret,
+      );
+      // The PII key cannot open it: the secret is under its own data key.
+      await expect(decryptField(user?.totpSecretCiphertext ?? "", totpSecretField(userId), "pii")).rejects.toThrow();
+    }
+  });
+
+  it("accepts a code computed from the secret in the credentials file", async () => {
+    const customer = signInsOf("customer")[0];
+    if (!customer) throw new Error("no seeded customer");
+    const code = await generate({ secret: customer.totpSecret });
+    await expect(verifyTotpForUser(database(), await userIdFor(customer.email), code)).resolves.toMatchObject({
+      valid: true,
+    });
   });
 });
 

@@ -32,6 +32,9 @@ const samples: { [Name in Template]: Extract<EmailMessage, { template: Name }> }
     ipAddress: "203.0.113.9",
     userAgent: "Firefox on Linux",
   },
+  recovery_code_used: { template: "recovery_code_used", remaining: 7 },
+  recovery_codes_low: { template: "recovery_codes_low", remaining: 2 },
+  authenticator_replaced: { template: "authenticator_replaced" },
 };
 
 const everySample = Object.values(samples) as EmailMessage[];
@@ -70,6 +73,13 @@ describe("renderEmail", () => {
     expect(device).toContain("2026-11-28 09:15 UTC");
     expect(device).toContain("203.0.113.9");
     expect(device).toContain("Firefox on Linux");
+  });
+
+  it("counts the recovery codes left in words that read right for none, one and several", () => {
+    expect(renderEmail(samples.recovery_code_used).text).toContain("you have 7 recovery codes left");
+    expect(renderEmail(samples.recovery_codes_low).text).toContain("You have 2 recovery codes left");
+    expect(renderEmail({ template: "recovery_codes_low", remaining: 1 }).text).toContain("You have 1 recovery code left");
+    expect(renderEmail({ template: "recovery_code_used", remaining: 0 }).text).toContain("you have no recovery codes left");
   });
 
   it("puts no link in templates that are given none", () => {
