@@ -72,6 +72,13 @@ export const users = pgTable(
     // by a conditional UPDATE of this column, so one code can never be used twice, even by parallel requests.
     // A time step stays far below 2^53 for millions of years, so it is read as a JavaScript number.
     totpLastUsedStep: bigint("totp_last_used_step", { mode: "number" }),
+    // A replacement authenticator between showing its QR code and its first code: the new secret (encrypted
+    // with the "mfa" key, bound to this row under its own column name) and when it was made. It lives on the
+    // user, not the session, so that starting again anywhere voids the previous attempt, and it is refused
+    // once older than ten minutes (lib/auth/authenticator-replacement.ts). The enrolled secret stays in force
+    // until the new one is confirmed.
+    pendingTotpSecretCiphertext: text("pending_totp_secret_ciphertext"),
+    pendingTotpCreatedAt: timestamp("pending_totp_created_at", { withTimezone: true, mode: "date" }),
     createdAt: createdAt(),
   },
   (table) => [
@@ -79,6 +86,10 @@ export const users = pgTable(
     check(
       "users_totp_enrolment_complete",
       sql`(${table.totpSecretCiphertext} is null) = (${table.totpEnrolledAt} is null)`,
+    ),
+    check(
+      "users_pending_totp_complete",
+      sql`(${table.pendingTotpSecretCiphertext} is null) = (${table.pendingTotpCreatedAt} is null)`,
     ),
     check(
       "users_date_of_birth_only_for_customers",

@@ -5,7 +5,8 @@ import { database, type Queryable } from "@/db/client";
 import { recoveryCodes, users } from "@/db/schema";
 import type { SessionActor } from "@/lib/auth/actor";
 import { recordAuditEvent } from "@/lib/audit/record-audit-event";
-import { requireStepUp } from "@/lib/auth/step-up";
+import { requireStepUpForPayload } from "@/lib/auth/step-up";
+import { stepUpOperationHash } from "@/lib/auth/step-up-operations";
 import { decryptField } from "@/lib/crypto";
 import { enqueueEmail } from "@/lib/mail/outbox";
 
@@ -131,12 +132,14 @@ export async function useRecoveryCode(queryable: Queryable, userId: string, code
 }
 
 /**
- * The Security page's "new recovery codes": needs a recent second factor in this session (a stolen session
- * must not be able to mint itself a way past the authenticator), replaces the set and returns the new codes
- * to show once.
+ * The Security page's "new recovery codes": needs a code confirmed for exactly this operation in this session
+ * (a stolen session must not be able to mint itself a way past the authenticator), replaces the set and
+ * returns the new codes to show once. The confirmation is payload-bound and single use rather than the
+ * session-wide window: a sign-in's second factor must not count, so that the code is always asked for this
+ * very operation, and one confirmation makes one set.
  */
 export async function regenerateMyRecoveryCodes(actor: SessionActor): Promise<string[]> {
-  await requireStepUp(actor, "regenerate_recovery_codes");
+  await requireStepUpForPayload(actor, stepUpOperationHash("regenerate_recovery_codes", actor));
   return database().transaction(async (tx) => {
     const codes = await regenerateRecoveryCodes(tx, actor.userId);
     await recordAuditEvent(tx, {

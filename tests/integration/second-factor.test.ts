@@ -23,6 +23,7 @@ import {
   verifyTicketSecondFactor,
 } from "@/lib/auth/sign-in-tickets";
 import { confirmStepUp, requireStepUp, requireStepUpForPayload, stepUpPayloadHash } from "@/lib/auth/step-up";
+import { stepUpOperationHash } from "@/lib/auth/step-up-operations";
 import { generateTotpSecret, totpSecretField, totpTimeStepAt, verifyTotpForUser } from "@/lib/auth/totp";
 import { blindIndex, encryptField, normaliseEmail } from "@/lib/crypto";
 import { BankError } from "@/lib/errors";
@@ -548,13 +549,19 @@ describe("step-up", () => {
     expect((await userRow(customer.userId)).failedSignInCount).toBe(0);
   });
 
-  it("needs a recent step-up to make new recovery codes", async () => {
+  it("needs a code confirmed for this very operation, once, to make new recovery codes", async () => {
     const customer = await createCustomer();
     const actor = await openSession(customer);
+    const now = new Date();
     await expectBankError(regenerateMyRecoveryCodes(actor), "step_up_required");
     expect(await remainingRecoveryCodes(customer.userId)).toBe(0);
-    await confirmStepUp(actor, await codeAt(secretOf(customer), new Date()));
+    // A session-wide step-up (what a sign-in's second factor sets) is not enough: the code must be asked for it.
+    await confirmStepUp(actor, await codeAt(secretOf(customer), now), undefined, { now });
+    await expectBankError(regenerateMyRecoveryCodes(actor), "step_up_required");
+    await confirmStepUp(actor, await codeAt(secretOf(customer), now, 1), stepUpOperationHash("regenerate_recovery_codes", actor), { now });
     expect(await regenerateMyRecoveryCodes(actor)).toHaveLength(10);
     expect(await remainingRecoveryCodes(customer.userId)).toBe(10);
+    // Single use: the confirmation is spent.
+    await expectBankError(regenerateMyRecoveryCodes(actor), "step_up_required");
   });
 });
