@@ -1,5 +1,7 @@
 import type { Metadata } from "next";
+import { mySecondFactorStatus } from "@/lib/auth/authenticator-replacement";
 import { describeUserAgent } from "@/lib/auth/describe-user-agent";
+import { recoveryCodesLowThreshold } from "@/lib/auth/recovery-codes";
 import { requireActorOrRedirect } from "@/lib/auth/session";
 import { listMySessions } from "@/lib/auth/sessions";
 import { listMyLoginHistory, myPasswordCheckInputs } from "@/lib/identity/account-security";
@@ -8,7 +10,10 @@ import { ChangePasswordForm } from "./change-password-form";
 import { EmailChangeForm } from "./email-change-form";
 import { changeEmail, changeMyPassword } from "./identity-actions";
 import { LoginHistorySection } from "./login-history-section";
+import { confirmReplacingAuthenticator, regenerateRecoveryCodes, startReplacingAuthenticator } from "./mfa-actions";
+import { MfaSection } from "./mfa-section";
 import { type SessionRow, SessionsSection } from "./sessions-section";
+import { confirmStepUp } from "../step-up-actions";
 
 export const metadata: Metadata = { title: "Security" };
 
@@ -19,10 +24,11 @@ const timeFormat = new Intl.DateTimeFormat("en-GB", { dateStyle: "medium", timeS
 export default async function SecurityPage() {
   // Layouts and pages render independently, so the page checks the session itself too.
   const actor = await requireActorOrRedirect();
-  const [sessions, loginHistory, passwordCheckInputs] = await Promise.all([
+  const [sessions, loginHistory, passwordCheckInputs, secondFactor] = await Promise.all([
     listMySessions(actor),
     listMyLoginHistory(actor),
     myPasswordCheckInputs(actor),
+    mySecondFactorStatus(actor),
   ]);
   const rows: SessionRow[] = sessions.map((session) => ({
     id: session.id,
@@ -36,7 +42,7 @@ export default async function SecurityPage() {
     <>
       <div className="card section">
         <h1>Security</h1>
-        <p className="muted">Your password, where you are signed in, and your recent sign-ins.</p>
+        <p className="muted">Your password, two-step sign-in, where you are signed in, and your recent sign-ins.</p>
       </div>
 
       <section className="card section" aria-labelledby="change-password-heading">
@@ -55,6 +61,17 @@ export default async function SecurityPage() {
           <EmailChangeForm emailChangeAction={changeEmail} />
         </section>
       ) : null}
+
+      {/* Section: the second factor (for customers and staff alike). */}
+      <MfaSection
+        enrolledSince={secondFactor.enrolledAt ? `${timeFormat.format(secondFactor.enrolledAt)} UTC` : null}
+        recoveryCodesLeft={secondFactor.recoveryCodesLeft}
+        recoveryCodesLowThreshold={recoveryCodesLowThreshold}
+        regenerateRecoveryCodes={regenerateRecoveryCodes}
+        startReplacingAuthenticator={startReplacingAuthenticator}
+        confirmReplacingAuthenticator={confirmReplacingAuthenticator}
+        confirmStepUp={confirmStepUp}
+      />
 
       {/* Section: Where you are signed in. */}
       <SessionsSection sessions={rows} revokeSession={revokeSession} signOutOtherSessions={signOutOtherSessions} />
