@@ -17,10 +17,11 @@ import { BankError } from "@/lib/errors";
  * Two kinds:
  * - session-wide (`requireStepUp`): the session's `second_factor_at` must be within the window
  *   (`STEP_UP_WINDOW_SECONDS`, 5 minutes). Sign-in with a second factor sets it, and so does `confirmStepUp`
- *   without a payload. For "recently proved it is you" actions: changing security settings, new recovery codes.
+ *   without a payload. For "recently proved it is you" actions, where a sign-in's own second factor may count.
  * - payload-bound (`requireStepUpForPayload`): a confirmation made for one exact request (the hash of its
  *   canonical payload), used once, within the window. For "confirm this very payment": a code typed for one
- *   payload authorises that payload and nothing else, and only once.
+ *   payload authorises that payload and nothing else, and only once. New recovery codes use this kind, so the
+ *   code is always asked for that very operation (lib/auth/step-up-operations.ts lists the operations).
  *
  * Wrong codes count towards the same lock as wrong passwords (lib/auth/lockout.ts); a lock ends every session of
  * the account on its next request (lib/auth/sessions.ts refuses sessions of locked users).
