@@ -13,7 +13,8 @@ const totpPeriodMilliseconds = 30_000;
 // The last TOTP time step this test process used per secret. The bank accepts each step's code once per user
 // (replay protection) and accepts the previous, current and next step. So the helper hands out steps in strictly
 // increasing order: the current one, or the next one if the current was used, or it waits until a step is free.
-// The e2e suite runs in one worker process (playwright.config.ts), so this map sees every sign-in of the run.
+// The e2e and security suites each run in one worker process (their Playwright configs), so this map sees every
+// sign-in of a run; the security suite uses this module too.
 const lastStepUsed = new Map<string, number>();
 
 function normaliseSecret(secret: string): string {
@@ -34,13 +35,14 @@ export async function freshTotpCode(secret: string): Promise<string> {
   const key = normaliseSecret(secret);
   const currentStep = Math.floor(Date.now() / totpPeriodMilliseconds);
   const step = Math.max(currentStep, (lastStepUsed.get(key) ?? Number.NEGATIVE_INFINITY) + 1);
+  // Claimed before any waiting, so that two sign-ins running side by side never get the same step.
+  lastStepUsed.set(key, step);
   if (step > currentStep + 1) {
     // Wait until `step` is at most one ahead of the server's clock, with a little margin.
     const waitMilliseconds = (step - 1) * totpPeriodMilliseconds - Date.now() + 500;
     test.info().setTimeout(test.info().timeout + waitMilliseconds);
     await new Promise((resolve) => setTimeout(resolve, waitMilliseconds));
   }
-  lastStepUsed.set(key, step);
   return generate({ secret: key, epoch: (step * totpPeriodMilliseconds) / 1000 });
 }
 
