@@ -113,7 +113,7 @@ test("a new customer must enrol at first sign-in; then password and code sign in
   await submitPassword(page, email, strongPassword);
   await expect(page).toHaveURL(/\/login\/second-factor/);
   await submitTotpCode(page, code);
-  await expect(page.getByRole("alert")).toHaveText(wrongCodeMessage);
+  await expect(page.locator("p.alert")).toHaveText(wrongCodeMessage);
   await expect(page).toHaveURL(/\/login\/second-factor/);
   expect((await page.request.get("/api/v1/accounts")).status()).toBe(401);
 
@@ -126,7 +126,7 @@ test("a new customer must enrol at first sign-in; then password and code sign in
   await submitPassword(page, email, strongPassword);
   await expect(page).toHaveURL(/\/login\/second-factor/);
   await submitRecoveryCode(page, recoveryCode);
-  await expect(page.getByRole("alert")).toHaveText(wrongCodeMessage);
+  await expect(page.locator("p.alert")).toHaveText(wrongCodeMessage);
   expect((await page.request.get("/api/v1/accounts")).status()).toBe(401);
 });
 
@@ -142,7 +142,7 @@ test("five wrong codes lock the account: the ticket ends and even the right pass
   await expect(page).toHaveURL(/\/login\/second-factor/);
   for (let attempt = 1; attempt <= 5; attempt += 1) {
     await submitTotpCode(page, await wrongTotpCode(totpSecret));
-    await expect(page.getByRole("alert")).toHaveText(wrongCodeMessage);
+    await expect(page.locator("p.alert")).toHaveText(wrongCodeMessage);
   }
   // The right code on the same page now finds no ticket: back to the start, with a plain sentence.
   await submitTotpCode(page, await freshTotpCode(totpSecret));
@@ -153,7 +153,7 @@ test("five wrong codes lock the account: the ticket ends and even the right pass
   // The right password is refused during the lock, with the usual generic answer, from any browser.
   const other = await freshPage(browser);
   await submitPassword(other, email, strongPassword);
-  await expect(other.getByRole("alert")).toHaveText("The email or password is incorrect.");
+  await expect(other.locator("p.alert")).toHaveText("The email or password is incorrect.");
   await expect(other).toHaveURL(/\/login$/);
   await other.context().close();
 });

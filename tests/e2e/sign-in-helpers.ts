@@ -40,7 +40,7 @@ export async function freshTotpCode(secret: string): Promise<string> {
   if (step > currentStep + 1) {
     // Wait until `step` is at most one ahead of the server's clock, with a little margin.
     const waitMilliseconds = (step - 1) * totpPeriodMilliseconds - Date.now() + 500;
-    test.info().setTimeout(test.info().timeout + waitMilliseconds);
+    test.info().setTimeout(test.info().timeout + waitMilliseconds + 20_000);
     await new Promise((resolve) => setTimeout(resolve, waitMilliseconds));
   }
   return generate({ secret: key, epoch: (step * totpPeriodMilliseconds) / 1000 });
@@ -64,17 +64,26 @@ export async function submitPassword(page: Page, email: string, password: string
   await page.getByRole("button", { name: "Sign in" }).click();
 }
 
+/** Clicks a button of the second step and waits for its server action's answer (not just for the click). */
+async function clickAndAwaitAction(page: Page, button: string): Promise<void> {
+  const answered = page.waitForResponse(
+    (response) => response.request().method() === "POST" && new URL(response.url()).pathname.startsWith("/login/"),
+  );
+  await page.getByRole("button", { name: button }).click();
+  await answered;
+}
+
 /** On /login/second-factor: submits a code from the authenticator. */
 export async function submitTotpCode(page: Page, code: string): Promise<void> {
   await page.getByLabel("Authentication code").fill(code);
-  await page.getByRole("button", { name: "Verify" }).click();
+  await clickAndAwaitAction(page, "Verify");
 }
 
 /** On /login/second-factor: switches to a recovery code and submits it. */
 export async function submitRecoveryCode(page: Page, code: string): Promise<void> {
   await page.getByRole("button", { name: "Use a recovery code instead" }).click();
   await page.getByLabel("Recovery code").fill(code);
-  await page.getByRole("button", { name: "Verify" }).click();
+  await clickAndAwaitAction(page, "Verify");
 }
 
 /** What an enrolment at a first sign-in produced: the secret read from the page and the recovery codes shown. */
