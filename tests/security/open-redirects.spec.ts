@@ -80,7 +80,7 @@ async function forEachTarget(
   );
 }
 
-test("signing in from /login?callbackUrl=<hostile target> ends on the bank's own dashboard", async ({ browser }) => {
+test("signing in from /login?callbackUrl=<hostile target> carries only a same-site path to the second step and ends on the bank's own dashboard", async ({ browser }) => {
   await forEachTarget(browser, 20, async (page, target) => {
     await page.goto(`/login?${new URLSearchParams({ callbackUrl: target })}`);
     await submitSignIn(page);
@@ -89,7 +89,7 @@ test("signing in from /login?callbackUrl=<hostile target> ends on the bank's own
   });
 });
 
-test("signing in after Auth.js's /api/auth/signin?callbackUrl=<hostile target> ends on the bank's own dashboard", async ({ browser }) => {
+test("signing in after Auth.js's /api/auth/signin?callbackUrl=<hostile target> carries only a same-site path to the second step and ends on the bank's own dashboard", async ({ browser }) => {
   await forEachTarget(browser, 21, async (page, target) => {
     await page.goto(`/api/auth/signin?${new URLSearchParams({ callbackUrl: target })}`);
     expect(new URL(page.url()).origin).toBe(securityOrigin);
