@@ -3,7 +3,6 @@
 import { redirect } from "next/navigation";
 import { publicAction } from "@/lib/action";
 import { finishSignIn, requireSignInTicketCookies, restartSignIn } from "@/lib/auth/browser-sign-in";
-import { clearSignInTicketCookies } from "@/lib/auth/sign-in-ticket-cookies";
 import { verifyTicketSecondFactor } from "@/lib/auth/sign-in-tickets";
 import { BankError } from "@/lib/errors";
 import { safeRedirectPath } from "@/lib/security/safe-redirect";
@@ -34,8 +33,10 @@ export const verifySignInCode = publicAction(secondFactorSchema, async (input, c
       redirect(`/login/enrol?redirectTo=${encodeURIComponent(redirectTo)}`);
       break;
     case "locked":
-      // The ticket is dead now; the next attempt starts again from the password, which a lock also refuses.
-      await clearSignInTicketCookies();
+      // The same answer as a wrong code, so that the page does not announce the lock to whoever holds the
+      // password. The data layer has ended the ticket: the next attempt finds it dead and starts again at the
+      // password, which the lock refuses too. The cookies are left to expire rather than cleared here, because
+      // setting cookies in an action re-renders the page, which would navigate away and tell the lock apart.
       throw new BankError("invalid_credentials", { userMessage: wrongCodeMessage });
     case "malformed":
     case "wrong_code":
