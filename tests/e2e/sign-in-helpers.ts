@@ -1,3 +1,7 @@
+import crypto from "node:crypto";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
 import { expect, type Page, test } from "@playwright/test";
 import { generate } from "otplib";
 
@@ -10,12 +14,31 @@ export interface SignInPerson {
 
 const totpPeriodMilliseconds = 30_000;
 
-// The last TOTP time step this test process used per secret. The bank accepts each step's code once per user
-// (replay protection) and accepts the previous, current and next step. So the helper hands out steps in strictly
-// increasing order: the current one, or the next one if the current was used, or it waits until a step is free.
-// The e2e and security suites each run in one worker process (their Playwright configs), so this map sees every
-// sign-in of a run; the security suite uses this module too.
-const lastStepUsed = new Map<string, number>();
+// The last TOTP time step used per secret. The bank accepts each step's code once per user (replay protection)
+// and accepts the previous, current and next step. So the helper hands out steps in strictly increasing order:
+// the current one, or the next one if the current was used, or it waits until a step is free. The record is a
+// small file per secret (named by its hash) rather than memory, because Playwright replaces its worker process
+// after a failing test, and a fresh worker reusing a spent step would count as a wrong code towards the lock.
+// Both suites run one worker at a time (their Playwright configs), so the files are never written in parallel.
+const stepDirectory = path.join(os.tmpdir(), "harbour-bank-test-totp-steps");
+
+function stepFile(key: string): string {
+  return path.join(stepDirectory, crypto.createHash("sha256").update(key).digest("hex").slice(0, 32));
+}
+
+function lastStepUsed(key: string): number {
+  try {
+    const value = Number(fs.readFileSync(stepFile(key), "utf8"));
+    return Number.isFinite(value) ? value : Number.NEGATIVE_INFINITY;
+  } catch {
+    return Number.NEGATIVE_INFINITY;
+  }
+}
+
+function recordStepUsed(key: string, step: number): void {
+  fs.mkdirSync(stepDirectory, { recursive: true });
+  fs.writeFileSync(stepFile(key), String(Math.max(step, lastStepUsed(key))));
+}
 
 function normaliseSecret(secret: string): string {
   return secret.replaceAll(/\s+/g, "").toUpperCase();
@@ -23,8 +46,7 @@ function normaliseSecret(secret: string): string {
 
 /** Records that a code of `step` was used for `secret` outside the helper (an enrolment, a step-up). */
 export function rememberTotpStepUsed(secret: string, step: number): void {
-  const key = normaliseSecret(secret);
-  lastStepUsed.set(key, Math.max(lastStepUsed.get(key) ?? Number.NEGATIVE_INFINITY, step));
+  recordStepUsed(normaliseSecret(secret), step);
 }
 
 /**
@@ -34,9 +56,9 @@ export function rememberTotpStepUsed(secret: string, step: number): void {
 export async function freshTotpCode(secret: string): Promise<string> {
   const key = normaliseSecret(secret);
   const currentStep = Math.floor(Date.now() / totpPeriodMilliseconds);
-  const step = Math.max(currentStep, (lastStepUsed.get(key) ?? Number.NEGATIVE_INFINITY) + 1);
+  const step = Math.max(currentStep, lastStepUsed(key) + 1);
   // Claimed before any waiting, so that two sign-ins running side by side never get the same step.
-  lastStepUsed.set(key, step);
+  recordStepUsed(key, step);
   if (step > currentStep + 1) {
     // Wait until `step` is at most one ahead of the server's clock, with a little margin.
     const waitMilliseconds = (step - 1) * totpPeriodMilliseconds - Date.now() + 500;
