@@ -95,14 +95,24 @@ async function clickAndAwaitAction(page: Page, button: string): Promise<void> {
   await answered;
 }
 
+/**
+ * Waits until the form is idle: React resets the fields of a form when its action finishes, so a code typed
+ * while the previous attempt is still pending would be wiped before it is sent.
+ */
+async function formIsIdle(page: Page): Promise<void> {
+  await expect(page.getByRole("button", { name: "Verify" })).toBeEnabled();
+}
+
 /** On /login/second-factor: submits a code from the authenticator. */
 export async function submitTotpCode(page: Page, code: string): Promise<void> {
+  await formIsIdle(page);
   await page.getByLabel("Authentication code").fill(code);
   await clickAndAwaitAction(page, "Verify");
 }
 
 /** On /login/second-factor: switches to a recovery code and submits it. */
 export async function submitRecoveryCode(page: Page, code: string): Promise<void> {
+  await formIsIdle(page);
   await page.getByRole("button", { name: "Use a recovery code instead" }).click();
   await page.getByLabel("Recovery code").fill(code);
   await clickAndAwaitAction(page, "Verify");
