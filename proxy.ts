@@ -29,9 +29,21 @@ import {
 // No form or API call of this bank sends more; server actions are capped at the same size in next.config.ts,
 // where an oversized body would otherwise surface as a 500.
 const maximumRequestBodyBytes = 64 * 1024;
-const signInPaths = ["/login", "/api/auth/callback/credentials", "/api/auth/signin/credentials"];
+// Every step of sign-in counts against one per-IP budget: the password, the second factor and enrolment. The
+// Auth.js endpoints stay listed although no password provider exists any more (a POST there creates nothing),
+// and the ticket provider's are listed because they too accept sign-in attempts.
+const signInPaths = [
+  "/login",
+  "/login/second-factor",
+  "/login/enrol",
+  "/api/auth/callback/credentials",
+  "/api/auth/signin/credentials",
+  "/api/auth/callback/ticket",
+  "/api/auth/signin/ticket",
+];
 const registrationPaths = ["/register", "/forgot-password", "/reset-password", "/verify-email"];
 // Paths that a signed-out visitor may reach. API routes answer 401 themselves instead of redirecting.
+// "/login" covers the second step's pages too (/login/second-factor, /login/enrol).
 const publicPathPrefixes = [
   "/login",
   "/logout",

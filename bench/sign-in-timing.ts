@@ -5,7 +5,7 @@
  *   npx tsx --conditions=react-server bench/sign-in-timing.ts [tries]
  *
  * It is self-contained: a fresh PGlite database and keyring in a temporary folder (removed afterwards),
- * migrated, with one customer. It then calls `authenticateWithPassword` — the function Auth.js calls — for
+ * migrated, with one customer. It then calls `authenticateWithPassword` — the password step the sign-in action calls — for
  * an unknown email and for the customer's email with a wrong password, 200 times each by default, interleaved
  * in a random order per pair, and prints both medians and their ratio (1.00 means indistinguishable).
  *

@@ -1,10 +1,10 @@
 import "server-only";
 import NextAuth, { CredentialsSignin } from "next-auth";
 import Credentials from "next-auth/providers/credentials";
-import { database } from "@/db/client";
-import { authenticateWithPassword } from "@/lib/auth/authenticate-with-password";
+import { z } from "zod";
+import { completeSignIn } from "@/lib/auth/complete-sign-in";
 import { secureCookieOptions, sessionCookieName } from "@/lib/auth/cookie-names";
-import { createSession, isSessionIdShaped } from "@/lib/auth/sessions";
+import { isSessionIdShaped } from "@/lib/auth/sessions";
 import { env } from "@/lib/env";
 import { logger } from "@/lib/logger";
 import { sameOriginRedirectUrl } from "@/lib/security/safe-redirect";
@@ -39,12 +39,13 @@ export const authCookies = {
   csrfToken: { name: "__Host-authjs.csrf-token", options: secureCookieOptions },
 } as const;
 
-/** What `authenticateWithPassword` answers for a good password; `showLockNotice` arrives with the lockout work. */
-interface AuthenticatedUser {
-  userId: string;
-  role: string;
-  showLockNotice?: boolean;
-}
+// The ticket provider's fields: the sign-in ticket, the browser binding and the device cookie's value, all read
+// from this browser's own HttpOnly cookies by the second-step server actions. Anything else is refused.
+const ticketCredentialsSchema = z.object({
+  ticket: z.string().max(128),
+  binding: z.string().max(128),
+  deviceId: z.uuid().optional().catch(undefined),
+});
 
 /**
  * Auth.js v5 with JWT sessions backed by a server-side session record (lib/auth/sessions.ts). The configuration
@@ -89,25 +90,29 @@ export const { handlers, auth, signIn, signOut } = NextAuth(() => {
       warn: (code: string) => logger.warn({ code }, "auth warning"),
       debug: () => undefined,
     },
+    // The only way to a session is a sign-in ticket whose password and second factor were both proven
+    // (lib/auth/sign-in-tickets.ts). There is deliberately no password-only provider: a POST of an email and
+    // password to /api/auth/callback/credentials finds no provider and creates nothing. The password step is the
+    // login server action, which only ever issues a ticket.
     providers: [
       Credentials({
-        id: "credentials",
-        credentials: { email: {}, password: {} },
+        id: "ticket",
+        credentials: { ticket: {}, binding: {}, deviceId: {} },
         authorize: async (credentials, request) => {
+          const parsed = ticketCredentialsSchema.safeParse(credentials);
+          if (!parsed.success) return null;
           const context = {
             ipAddress: request.headers.get("x-client-ip"),
             userAgent: request.headers.get("user-agent"),
           };
-          const user: AuthenticatedUser | null = await authenticateWithPassword(credentials, context);
-          if (!user) return null;
-          // A new record, with a new random id, at every sign-in: a session id planted before sign-in can never
-          // become a signed-in one (no session fixation).
-          const sessionId = await createSession(database(), {
-            userId: user.userId,
-            ...context,
-            showLockNotice: user.showLockNotice === true,
-          });
-          return { id: user.userId, sessionId };
+          // Claims the ticket once and creates a new session record with a new random id (no fixation).
+          const completed = await completeSignIn(
+            { token: parsed.data.ticket, browserBinding: parsed.data.binding },
+            parsed.data.deviceId,
+            context,
+          );
+          if (!completed) return null;
+          return { id: completed.userId, sessionId: completed.sessionId };
         },
       }),
     ],

@@ -1,33 +1,27 @@
 import "server-only";
-import crypto from "node:crypto";
-import { and, desc, eq } from "drizzle-orm";
+import { eq } from "drizzle-orm";
 import { z } from "zod";
-import { database, type Queryable } from "@/db/client";
-import { knownDevices, signInEvents, users } from "@/db/schema";
+import { database } from "@/db/client";
+import { users } from "@/db/schema";
 import type { RequestContext } from "@/lib/auth/actor";
 import { recordAuditEvent } from "@/lib/audit/record-audit-event";
 import { recordFailedAttempt } from "@/lib/auth/lockout";
 import { hashPassword, passwordHashNeedsRehash, verifyPassword } from "@/lib/auth/password";
-import { blindIndex, decryptField, normaliseEmail } from "@/lib/crypto";
-import { enqueueEmail } from "@/lib/mail/outbox";
-import { scheduleEmailDelivery } from "@/lib/mail/schedule-delivery";
+import { blindIndex, normaliseEmail } from "@/lib/crypto";
 import { signInSchema } from "@/lib/validation/sign-in";
 
-// The same field rules as the sign-in form (lib/validation), so that a direct POST to Auth.js's callback
-// is cleaned exactly like the form. Not strict: Auth.js adds its own fields (csrfToken, callbackUrl).
-// The password's upper bound keeps an attacker from making argon2 hash megabytes. The device id is the
-// random value of the browser's device cookie, sent by the sign-in action; anything else is "no device".
+// The same field rules as the sign-in form (lib/validation), so that any caller's input is cleaned exactly
+// like the form's. Not strict: callers may pass more fields (the form's redirectTo). The password's upper bound
+// keeps an attacker from making argon2 hash megabytes.
 const credentialsSchema = z.object({
   email: signInSchema.shape.email,
   password: signInSchema.shape.password,
-  deviceId: z.uuid().optional().catch(undefined),
 });
 
+/** Whose password this was. It is not a sign-in yet: the second factor (lib/auth/sign-in-tickets.ts) follows. */
 export interface AuthenticatedUser {
   userId: string;
   role: "customer" | "admin" | "support" | "auditor";
-  /** The account was locked since the previous successful sign-in: the first page says so once. */
-  showLockNotice: boolean;
 }
 
 /**
@@ -42,8 +36,9 @@ export interface AuthenticatedUser {
  * The count and the lock are changed by one UPDATE that reads and writes the row atomically, so parallel
  * guesses cannot slip past the limit. During a lock even the right password fails; attempts during a lock
  * are recorded but neither counted nor allowed to extend it, so at most five guesses get through per lock
- * period. The count restarts from zero when a lock begins and after every success. The counting itself lives
- * in lib/auth/lockout.ts, because wrong second-factor codes count towards the same lock.
+ * period. The count restarts from zero when a lock begins and when a second factor is proven, never on a right
+ * password alone (see recordPasswordVerified). The counting itself lives in lib/auth/lockout.ts, because wrong
+ * second-factor codes count towards the same lock.
  */
 export async function authenticateWithPassword(
   credentials: Partial<Record<string, unknown>>,
@@ -63,7 +58,6 @@ export async function authenticateWithPassword(
       passwordHash: users.passwordHash,
       emailVerifiedAt: users.emailVerifiedAt,
       lockedUntil: users.lockedUntil,
-      lastLockedAt: users.lastLockedAt,
     })
     .from(users)
     .where(eq(users.emailBlindIndex, emailIndex))
@@ -88,7 +82,7 @@ export async function authenticateWithPassword(
     await recordFailedAttempt(user.id, "unverified", context);
     return null;
   }
-  return recordSuccess(user, parsed.data.password, parsed.data.deviceId, context);
+  return recordPasswordVerified(user, parsed.data.password, context);
 }
 
 async function recordMalformedAttempt(context: RequestContext): Promise<void> {
@@ -101,84 +95,29 @@ async function recordMalformedAttempt(context: RequestContext): Promise<void> {
   });
 }
 
-function deviceHashOf(userId: string, deviceId: string): string {
-  return crypto.createHash("sha256").update(`${userId}:${deviceId}`).digest("hex");
-}
-
-async function recordSuccess(
-  user: { id: string; role: AuthenticatedUser["role"]; passwordHash: string; lastLockedAt: Date | null },
+async function recordPasswordVerified(
+  user: { id: string; role: AuthenticatedUser["role"]; passwordHash: string },
   password: string,
-  deviceId: string | undefined,
   context: RequestContext,
 ): Promise<AuthenticatedUser> {
   // A hash made with weaker parameters than today's is replaced now, while the password is at hand.
   const upgradedHash = passwordHashNeedsRehash(user.passwordHash) ? await hashPassword(password) : null;
-  const { showLockNotice, newDevice } = await database().transaction(async (tx) => {
-    const [previousSuccess] = await tx
-      .select({ occurredAt: signInEvents.occurredAt })
-      .from(signInEvents)
-      .where(and(eq(signInEvents.userId, user.id), eq(signInEvents.outcome, "succeeded")))
-      .orderBy(desc(signInEvents.occurredAt))
-      .limit(1);
-    await tx
-      .update(users)
-      .set({ failedSignInCount: 0, ...(upgradedHash ? { passwordHash: upgradedHash } : {}) })
-      .where(eq(users.id, user.id));
-    await tx.insert(signInEvents).values({ userId: user.id, outcome: "succeeded", ...context });
-    const lockNotice = Boolean(
-      user.lastLockedAt && (!previousSuccess || user.lastLockedAt > previousSuccess.occurredAt),
-    );
-    const deviceIsNew = await rememberDevice(tx, user.id, deviceId, Boolean(previousSuccess), context);
+  await database().transaction(async (tx) => {
+    if (upgradedHash) await tx.update(users).set({ passwordHash: upgradedHash }).where(eq(users.id, user.id));
+    // Deliberately no reset of the failure count and no "succeeded" login-history row: the password is only
+    // the first half of a sign-in. If a right password reset the count, someone who has the password could
+    // guess four codes, type the password again, guess four more, and so on for ever. Only a proven second
+    // factor resets the count (lib/auth/sign-in-tickets.ts), and only a completed sign-in is a success
+    // (lib/auth/complete-sign-in.ts).
     await recordAuditEvent(tx, {
       actorId: user.id,
       actorRole: user.role,
-      action: "auth.sign_in.succeeded",
+      action: "auth.sign_in.password_verified",
       targetType: "user",
       targetId: user.id,
       ...context,
-      details: { newDevice: deviceIsNew, passwordRehashed: upgradedHash !== null },
+      details: { passwordRehashed: upgradedHash !== null },
     });
-    return { showLockNotice: lockNotice, newDevice: deviceIsNew };
   });
-  if (newDevice) scheduleEmailDelivery();
-  return { userId: user.id, role: user.role, showLockNotice };
-}
-
-/**
- * Records the device and, when it is new to an account that has signed in before, emails the owner. The very
- * first sign-in after registration is not announced: there is no earlier device to compare with.
- */
-async function rememberDevice(
-  tx: Queryable,
-  userId: string,
-  deviceId: string | undefined,
-  hasSignedInBefore: boolean,
-  context: RequestContext,
-): Promise<boolean> {
-  const deviceHash = deviceHashOf(userId, deviceId ?? crypto.randomUUID());
-  const inserted = await tx
-    .insert(knownDevices)
-    .values({ userId, deviceHash })
-    .onConflictDoUpdate({ target: [knownDevices.userId, knownDevices.deviceHash], set: { lastSeenAt: new Date() } })
-    .returning({ firstSeenAt: knownDevices.firstSeenAt, lastSeenAt: knownDevices.lastSeenAt });
-  const isNew = inserted[0] ? inserted[0].firstSeenAt.getTime() === inserted[0].lastSeenAt.getTime() : false;
-  if (!isNew || !hasSignedInBefore) return false;
-  const [owner] = await tx
-    .select({ emailCiphertext: users.emailCiphertext })
-    .from(users)
-    .where(eq(users.id, userId))
-    .limit(1);
-  if (!owner) return false;
-  const email = await decryptField(owner.emailCiphertext, { table: "users", column: "email", rowId: userId });
-  await enqueueEmail(
-    tx,
-    { userId, email },
-    {
-      template: "new_device_sign_in",
-      occurredAt: new Date().toUTCString(),
-      ipAddress: context.ipAddress ?? "unknown",
-      userAgent: (context.userAgent ?? "unknown").slice(0, 200),
-    },
-  );
-  return true;
+  return { userId: user.id, role: user.role };
 }

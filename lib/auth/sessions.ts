@@ -130,10 +130,20 @@ const revocationForRefusal: Partial<Record<SessionRefusal, SessionRevocationReas
   unverified: "email_unverified",
 };
 
-/** Creates the record for a fresh sign-in and returns its id: a new random id every time, so no fixation. */
+/**
+ * Creates the record for a fresh sign-in and returns its id: a new random id every time, so no fixation.
+ * `secondFactorAt` is when the sign-in's second factor was proven; it starts the step-up window, so a customer who
+ * has just typed a code is not asked for another one at once.
+ */
 export async function createSession(
   queryable: Queryable,
-  input: { userId: string; ipAddress: string | null; userAgent: string | null; showLockNotice: boolean },
+  input: {
+    userId: string;
+    ipAddress: string | null;
+    userAgent: string | null;
+    showLockNotice: boolean;
+    secondFactorAt?: Date | null;
+  },
   now: Date = new Date(),
 ): Promise<string> {
   const sessionId = crypto.randomUUID();
@@ -145,6 +155,7 @@ export async function createSession(
     ipAddress: input.ipAddress ? input.ipAddress.slice(0, maximumIpAddressLength) : null,
     userAgent: input.userAgent ? input.userAgent.slice(0, maximumUserAgentLength) : null,
     showLockNotice: input.showLockNotice,
+    secondFactorAt: input.secondFactorAt ?? null,
   });
   return sessionId;
 }

@@ -10,6 +10,7 @@ import {
   shortIdleWarningSeconds,
 } from "../../playwright.config";
 import { demoSignIn, type DemoSignIn } from "./demo-credentials";
+import { signInAs } from "./sign-in-helpers";
 
 /**
  * Revocable server-side sessions, the idle timeout and its warning dialog, in Chromium against the built app.
@@ -58,11 +59,7 @@ function person(email: string, dataDirectory?: string): DemoSignIn {
 }
 
 async function signIn(page: Page, who: DemoSignIn): Promise<void> {
-  await page.goto("/login");
-  await page.getByLabel("Email").fill(who.email);
-  await page.getByLabel("Password").fill(who.password);
-  await page.getByRole("button", { name: "Sign in" }).click();
-  await expect(page.getByRole("heading", { name: "Your accounts" })).toBeVisible();
+  await signInAs(page, who, { landing: /Your accounts/ });
 }
 
 async function signedInContext(browser: Browser, who: DemoSignIn, baseURL = mainOrigin): Promise<{ context: BrowserContext; page: Page }> {

@@ -1,11 +1,9 @@
 import { expect, type Page, test } from "@playwright/test";
 import { demoSignIn, type DemoSignIn } from "./demo-credentials";
+import { signInAs, submitPassword } from "./sign-in-helpers";
 
-async function signIn(page: Page, person: Pick<DemoSignIn, "email" | "password">): Promise<void> {
-  await page.goto("/login");
-  await page.getByLabel("Email").fill(person.email);
-  await page.getByLabel("Password").fill(person.password);
-  await page.getByRole("button", { name: "Sign in" }).click();
+async function signIn(page: Page, person: DemoSignIn): Promise<void> {
+  await signInAs(page, person);
 }
 
 interface ApiAccount {
@@ -56,13 +54,13 @@ test("a demo customer signs in and sees exactly their own accounts", async ({ pa
 
 test("a wrong password stays on sign-in with a generic message", async ({ page }) => {
   const alice = demoSignIn((person) => person.email === "alice@example.com");
-  await signIn(page, { email: alice.email, password: `${alice.password}x` });
+  await submitPassword(page, alice.email, `${alice.password}x`);
   const alert = page.locator("p.alert");
   await expect(alert).toHaveText("The email or password is incorrect.");
   await expect(page).toHaveURL(/\/login$/);
 
   // An unknown address gets exactly the same answer, so the form does not reveal who has an account.
-  await signIn(page, { email: "nobody@example.com", password: alice.password });
+  await submitPassword(page, "nobody@example.com", alice.password);
   await expect(page.locator("p.alert")).toHaveText("The email or password is incorrect.");
   const response = await page.request.get("/api/v1/accounts");
   expect(response.status()).toBe(401);

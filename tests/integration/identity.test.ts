@@ -1,11 +1,19 @@
 import crypto from "node:crypto";
 import { and, desc, eq, sql } from "drizzle-orm";
 import { hash } from "@node-rs/argon2";
+import { generate } from "otplib";
 import { beforeAll, describe, expect, it } from "vitest";
 import { database, databaseHandle } from "@/db/client";
 import { applyMigrations } from "@/db/migrations";
 import { accounts, outbox, sessions, signInEvents, users, userTokens } from "@/db/schema";
 import { authenticateWithPassword } from "@/lib/auth/authenticate-with-password";
+import { completeSignIn } from "@/lib/auth/complete-sign-in";
+import {
+  completeTicketEnrolment,
+  issueSignInTicket,
+  startTicketEnrolment,
+  verifyTicketSecondFactor,
+} from "@/lib/auth/sign-in-tickets";
 import { blindIndex, decryptField, normaliseEmail } from "@/lib/crypto";
 import { BankError } from "@/lib/errors";
 import type { StaffActor } from "@/lib/auth/actor";
@@ -68,6 +76,42 @@ function tokenFrom(message: OutboxMessage | undefined): string {
 
 async function signIn(email: string, password: string) {
   return authenticateWithPassword({ email, password }, context);
+}
+
+// The unused recovery codes of each user enrolled by signInCompletely, so that later complete sign-ins in the
+// same test need not wait for a new TOTP time step (a TOTP code works once per step).
+const recoveryCodesOf = new Map<string, string[]>();
+
+/**
+ * A whole sign-in as the browser makes it: the password, then a ticket, then the second factor (enrolling an
+ * authenticator at the first sign-in, a recovery code after that), then the session. Null when the password
+ * step refuses.
+ */
+async function signInCompletely(email: string, password: string) {
+  const user = await signIn(email, password);
+  if (!user) return null;
+  const browserBinding = crypto.randomBytes(32).toString("base64url");
+  const ticket = await issueSignInTicket(database(), user.userId, browserBinding);
+  const codes = recoveryCodesOf.get(user.userId);
+  if (!codes) {
+    const provisioning = await startTicketEnrolment(ticket.token, browserBinding);
+    if (!provisioning) throw new Error("enrolment did not start");
+    const secret = provisioning.secretForManualEntry.replaceAll(" ", "");
+    const enrolment = await completeTicketEnrolment(ticket.token, browserBinding, await generate({ secret }), context);
+    if (!enrolment.enrolled) throw new Error("enrolment failed");
+    recoveryCodesOf.set(user.userId, enrolment.recoveryCodes);
+  } else {
+    const code = codes.shift();
+    if (!code) throw new Error("no recovery codes left");
+    const verification = await verifyTicketSecondFactor(
+      ticket.token,
+      browserBinding,
+      { method: "recovery_code", code },
+      context,
+    );
+    if (!verification.verified) throw new Error(`second factor refused: ${verification.reason}`);
+  }
+  return completeSignIn({ token: ticket.token, browserBinding }, undefined, context);
 }
 
 async function expectBankError(promise: Promise<unknown>, code: string): Promise<void> {
@@ -192,21 +236,42 @@ describe("lockout", () => {
     expect(outcomes.filter((row) => row.outcome === "wrong_password")).toHaveLength(4);
     expect(outcomes.filter((row) => row.outcome === "locked")).toHaveLength(2);
 
-    // Time passes: the lock ends, the right password works, and the session is told about the lock.
+    // Time passes: the lock ends, a whole sign-in works, and the session is told about the lock.
     await database().update(users).set({ lockedUntil: sql`now() - interval '1 second'` }).where(eq(users.id, userId));
-    const signedIn = await signIn(email, strongPassword);
+    const signedIn = await signInCompletely(email, strongPassword);
     expect(signedIn).toMatchObject({ userId, showLockNotice: true });
     expect((await userFor(email))?.failedSignInCount).toBe(0);
     // Only once: the next sign-in has nothing to report.
-    expect(await signIn(email, strongPassword)).toMatchObject({ showLockNotice: false });
+    expect(await signInCompletely(email, strongPassword)).toMatchObject({ showLockNotice: false });
   });
 
-  it("a success resets the count, so failures must be consecutive", async () => {
-    const { email } = await verifiedCustomer("reset-count");
+  it("a right password alone neither resets the count nor counts as a sign-in", async () => {
+    const { email, userId } = await verifiedCustomer("password-only");
     for (let attempt = 1; attempt <= 4; attempt += 1) await signIn(email, `wrong-${attempt}`);
-    expect(await signIn(email, strongPassword)).not.toBeNull();
+    expect(await signIn(email, strongPassword)).toEqual({ userId, role: "customer" });
+    expect((await userFor(email))?.failedSignInCount).toBe(4);
+    const succeeded = await database()
+      .select({ outcome: signInEvents.outcome })
+      .from(signInEvents)
+      .where(and(eq(signInEvents.userId, userId), eq(signInEvents.outcome, "succeeded")));
+    expect(succeeded).toHaveLength(0);
+    // So a fifth wrong guess still locks: the password cannot buy an attacker more guesses.
+    await signIn(email, "wrong-5");
+    expect((await userFor(email))?.lockedUntil?.getTime()).toBeGreaterThan(Date.now());
+  });
+
+  it("a completed sign-in resets the count, so failures must be consecutive", async () => {
+    const { email, userId } = await verifiedCustomer("reset-count");
+    for (let attempt = 1; attempt <= 4; attempt += 1) await signIn(email, `wrong-${attempt}`);
+    expect(await signInCompletely(email, strongPassword)).toMatchObject({ userId });
+    expect((await userFor(email))?.failedSignInCount).toBe(0);
     for (let attempt = 1; attempt <= 4; attempt += 1) await signIn(email, `wrong-${attempt}`);
     expect((await userFor(email))?.lockedUntil).toBeNull();
+    const succeeded = await database()
+      .select({ outcome: signInEvents.outcome })
+      .from(signInEvents)
+      .where(and(eq(signInEvents.userId, userId), eq(signInEvents.outcome, "succeeded")));
+    expect(succeeded).toHaveLength(1);
   });
 
   it("support staff can clear a lock and its count; an auditor cannot", async () => {

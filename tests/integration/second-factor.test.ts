@@ -7,6 +7,7 @@ import { applyMigrations } from "@/db/migrations";
 import { outbox, recoveryCodes, sessions, signInEvents, signInTickets, stepUpConfirmations, users } from "@/db/schema";
 import type { SessionActor } from "@/lib/auth/actor";
 import { authenticateWithPassword } from "@/lib/auth/authenticate-with-password";
+import { completeSignIn } from "@/lib/auth/complete-sign-in";
 import { hashPassword } from "@/lib/auth/password";
 import {
   regenerateMyRecoveryCodes,
@@ -563,5 +564,38 @@ describe("step-up", () => {
     expect(await remainingRecoveryCodes(customer.userId)).toBe(10);
     // Single use: the confirmation is spent.
     await expectBankError(regenerateMyRecoveryCodes(actor), "step_up_required");
+  });
+});
+
+describe("completing a sign-in", () => {
+  it("turns a verified ticket into one new session with second_factor_at set, once", async () => {
+    const customer = await createCustomer();
+    const binding = browserBinding();
+    const ticket = await issueSignInTicket(database(), customer.userId, binding);
+    // Not before the second factor.
+    expect(await completeSignIn({ token: ticket.token, browserBinding: binding }, undefined, context)).toBeNull();
+    const now = new Date();
+    const verification = await verifyTicketSecondFactor(
+      ticket.token,
+      binding,
+      { method: "totp", code: await codeAt(secretOf(customer), now) },
+      context,
+      now,
+    );
+    expect(verification.verified).toBe(true);
+    // Not from another browser.
+    expect(await completeSignIn({ token: ticket.token, browserBinding: browserBinding() }, undefined, context)).toBeNull();
+    const completed = await completeSignIn({ token: ticket.token, browserBinding: binding }, undefined, context);
+    expect(completed).toMatchObject({ userId: customer.userId, showLockNotice: false });
+    const [session] = await database().select().from(sessions).where(eq(sessions.id, completed?.sessionId ?? ""));
+    expect(session?.userId).toBe(customer.userId);
+    expect(session?.secondFactorAt).not.toBeNull();
+    const outcomes = await database()
+      .select({ outcome: signInEvents.outcome })
+      .from(signInEvents)
+      .where(eq(signInEvents.userId, customer.userId));
+    expect(outcomes.map((row) => row.outcome)).toEqual(["succeeded"]);
+    // Used once: the same ticket never makes a second session.
+    expect(await completeSignIn({ token: ticket.token, browserBinding: binding }, undefined, context)).toBeNull();
   });
 });

@@ -2,7 +2,14 @@ import { expect, test } from "@playwright/test";
 import { clientAddresses } from "./support/client-addresses";
 import { alice } from "./support/environment";
 import { headerValue, jsonOf, rawRequest, type RawResponse } from "./support/raw-http";
-import { loadSignInForm, postSignInForm, sessionCookieName, signInThroughForm, wrongPasswordMessage } from "./support/sign-in";
+import {
+  loadSignInForm,
+  locationPath,
+  postSignInForm,
+  sessionCookieName,
+  signInThroughForm,
+  wrongPasswordMessage,
+} from "./support/sign-in";
 
 // The real, configured limits (lib/env-schema.ts defaults); the suite's server runs with no override.
 const apiPerHour = 50;
@@ -96,7 +103,10 @@ test(`the ${signInsPer15Minutes + 1}th sign-in attempt from one client within 15
     email: person.email,
     password: person.password,
   });
+  // A right password now answers 303 to the second step, with the ticket's cookies and still no session.
   expect(neighbour.status).toBe(303);
+  expect(locationPath(neighbour)).toMatch(/^\/login\/second-factor\?/);
+  expect(neighbour.headers["set-cookie"] ?? []).not.toContainEqual(expect.stringContaining(sessionCookieName));
 });
 
 test("forwarding headers from an untrusted peer neither escape an exhausted budget nor spend someone else's", async () => {
@@ -143,4 +153,5 @@ test("forwarding headers from an untrusted peer neither escape an exhausted budg
     headers: { "x-forwarded-for": exhausted },
   });
   expect(signIn.status).toBe(303);
+  expect(locationPath(signIn), "the right password reaches the second step").toMatch(/^\/login\/second-factor\?/);
 });

@@ -19,8 +19,8 @@ function firstValue(value: string | string[] | undefined): string | undefined {
 }
 
 /**
- * Why the visitor is here, when the timeout dialog sent them: a plain sentence naming the configured limit.
- * Only the two known reasons produce text; anything else in the query is ignored.
+ * Why the visitor is here, when the timeout dialog or a dead sign-in ticket sent them: a plain sentence.
+ * Only the known reasons produce text; anything else in the query is ignored.
  */
 function signedOutNotice(reason: string | undefined): string | null {
   const configuration = env();
@@ -29,6 +29,9 @@ function signedOutNotice(reason: string | undefined): string | null {
   }
   if (reason === "expired") {
     return `You were signed out because sessions end ${formatDuration(configuration.sessionAbsoluteLifetimeSeconds)} after sign-in.`;
+  }
+  if (reason === "ticket") {
+    return "Your sign-in was not completed in time or was already used. Please sign in again.";
   }
   return null;
 }

@@ -16,6 +16,8 @@ export interface DemoSignIn {
   legalName: string;
   email: string;
   password: string;
+  /** The authenticator secret (base32): sign-in asks for a code computed from it after the password. */
+  totpSecret: string;
 }
 
 /** The sign-ins the seed generated into a data folder (`demo-credentials.json`, written by db/seed). */
