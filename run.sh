@@ -3,7 +3,8 @@
 #   ./run.sh            prepare everything and serve the app at https://localhost:8000 (embedded default)
 #   ./run.sh test       install what the tests need and run lint, typecheck, unit, integration and e2e tests
 # Others: ./run.sh dev (next dev over HTTPS), ./run.sh start (serve without rebuilding when a build exists),
-#         ./run.sh --seed-demo (also seed demo data into a real DATABASE_URL), ./run.sh prepare (no serving).
+#         ./run.sh --seed-demo (also seed demo data into a real DATABASE_URL), ./run.sh prepare (no serving),
+#         ./run.sh codes (the demo users' current authenticator codes, for signing in without an authenticator app).
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -15,7 +16,7 @@ command_name="up"
 for argument in "$@"; do
   case "$argument" in
     --seed-demo) seed_demo=1 ;;
-    up | dev | start | prepare | test) command_name="$argument" ;;
+    up | dev | start | prepare | test | codes) command_name="$argument" ;;
     -h | --help) sed -n '2,6p' "$0"; exit 0 ;;
     *) fail "unknown argument '$argument' (try --help)" ;;
   esac
@@ -133,6 +134,24 @@ print_demo_sign_ins() {
     const file = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
     console.log("\nDemo sign-ins (also in " + process.argv[1] + "):");
     for (const s of file.signIns) console.log(`  ${s.role.padEnd(9)} ${s.email.padEnd(28)} ${s.password}`);
+    console.log("Sign-in also asks for an authenticator code: ./run.sh codes prints the current ones.");
+  ' "$file"
+}
+
+# The current TOTP code of every demo user, from the per-install secrets in the credentials file.
+print_demo_codes() {
+  local file="$DATA_DIR/demo-credentials.json"
+  [ -f "$file" ] || fail "no demo credentials in $file (run ./run.sh first)"
+  node --input-type=module -e '
+    import fs from "node:fs";
+    import { generate } from "otplib";
+    const file = JSON.parse(fs.readFileSync(process.argv[1], "utf8"));
+    const secondsLeft = 30 - (Math.floor(Date.now() / 1000) % 30);
+    console.log(`Authenticator codes, valid for about ${secondsLeft} more seconds (each works once):`);
+    for (const s of file.signIns) {
+      const code = s.totpSecret ? await generate({ secret: s.totpSecret }) : "(no authenticator in this file)";
+      console.log(`  ${s.email.padEnd(28)} ${code}`);
+    }
   ' "$file"
 }
 
@@ -252,6 +271,7 @@ run_tests() {
 
 case "$command_name" in
   test) run_tests ;;
+  codes) print_demo_codes ;;
   prepare) prepare ;;
   dev)
     prepare
