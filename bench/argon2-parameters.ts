@@ -9,6 +9,7 @@
  * not), and both as a ratio to OWASP's minimum (m=19456 KiB, t=2, p=1). Hashes run one at a time, on an
  * otherwise idle event loop, after two warm-up hashes per candidate.
  */
+import crypto from "node:crypto";
 import { hash } from "@node-rs/argon2";
 
 interface Candidate {
@@ -46,7 +47,7 @@ async function timeOneHash(candidate: Candidate): Promise<{ wallMilliseconds: nu
   };
   const cpuBefore = process.cpuUsage();
   const started = process.hrtime.bigint();
-  await hash(`benchmark password ${Math.random()}`, options);
+  await hash(`benchmark password ${crypto.randomUUID()}`, options);
   const wallMilliseconds = Number(process.hrtime.bigint() - started) / 1e6;
   const cpu = process.cpuUsage(cpuBefore);
   return { wallMilliseconds, cpuMilliseconds: (cpu.user + cpu.system) / 1000 };

@@ -5,7 +5,7 @@ import path from "node:path";
 import { count, sql } from "drizzle-orm";
 import { database, type Transaction } from "@/db/client";
 import { accounts, users } from "@/db/schema";
-import { accountNumberFromDigits } from "@/lib/accounts/account-number";
+import { bankCurrency, randomAccountNumber } from "@/lib/accounts/open-account";
 import { recordAuditEvent } from "@/lib/audit/record-audit-event";
 import { systemActor, type StaffRole } from "@/lib/auth/actor";
 import { hashPassword } from "@/lib/auth/password";
@@ -58,15 +58,12 @@ const demoStaff: { role: StaffRole; legalName: string; email: string }[] = [
   { role: "auditor", legalName: "Audrey Auditor", email: "audrey.auditor@example.com" },
 ];
 
-const demoCurrency = "GBP";
+// Demo accounts are in the bank's one currency, the same as every account a verified customer opens.
+const demoCurrency = bankCurrency;
 
 /** A fresh password per install: 12+ characters with a special character, never a shared default. */
 function generateDemoPassword(): string {
   return `Demo-${crypto.randomBytes(12).toString("base64url")}!`;
-}
-
-function randomAccountNumber(): string {
-  return accountNumberFromDigits(crypto.randomInt(100_000_000, 1_000_000_000).toString());
 }
 
 async function insertUser(
