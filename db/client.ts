@@ -3,6 +3,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { PGlite } from "@electric-sql/pglite";
 import type { PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core";
+import type { SQL } from "drizzle-orm";
 import { drizzle as drizzlePglite } from "drizzle-orm/pglite";
 import { drizzle as drizzlePostgres } from "drizzle-orm/postgres-js";
 import postgres from "postgres";
@@ -134,4 +135,15 @@ export async function closeDatabase(): Promise<void> {
   const handle = globalForDatabase.bankDatabaseHandle;
   globalForDatabase.bankDatabaseHandle = undefined;
   if (handle) await handle.close();
+}
+
+/**
+ * The rows of a raw `execute`: postgres.js answers with an array of rows, PGlite with `{ rows }`. Used for
+ * calls to the ledger's SQL functions, whose result columns are described by the caller's type.
+ */
+export async function executeRows<Row extends Record<string, unknown>>(queryable: Queryable, query: SQL): Promise<Row[]> {
+  const result: unknown = await queryable.execute(query);
+  const rows: unknown = Array.isArray(result) ? result : (result as { rows?: unknown }).rows;
+  if (!Array.isArray(rows)) throw new Error("database returned no rows array");
+  return rows as Row[];
 }

@@ -11,6 +11,7 @@ import {
   boolean,
   char,
   check,
+  date,
   foreignKey,
   index,
   integer,
@@ -21,6 +22,7 @@ import {
   text,
   timestamp,
   unique,
+  uniqueIndex,
   uuid,
 } from "drizzle-orm/pg-core";
 
@@ -29,6 +31,8 @@ export const accountKind = pgEnum("account_kind", ["checking", "savings", "syste
 export const accountStatus = pgEnum("account_status", ["active", "frozen", "closed"]);
 export const transferKind = pgEnum("transfer_kind", ["deposit", "internal", "external", "reversal"]);
 export const transferStatus = pgEnum("transfer_status", ["posted", "held", "rejected", "reversed"]);
+export const systemAccountPurpose = pgEnum("system_account_purpose", ["funding", "suspense", "fees"]);
+export const payeeMatchResult = pgEnum("payee_match_result", ["exact_match", "close_match", "no_match"]);
 export const userTokenPurpose = pgEnum("user_token_purpose", ["email_verification", "password_reset", "email_change"]);
 export const signInOutcome = pgEnum("sign_in_outcome", [
   "succeeded",
@@ -115,10 +119,18 @@ export const accounts = pgTable(
     nickname: text("nickname").notNull(),
     balanceMinor: bigint("balance_minor", { mode: "bigint" }).notNull().default(sql`0`),
     availableMinor: bigint("available_minor", { mode: "bigint" }).notNull().default(sql`0`),
+    // What a bank-owned account is for: `funding` (where demo deposits and openings come from), `suspense`
+    // (money the bank holds while it works out where it belongs) and `fees`. Null for customer accounts.
+    systemPurpose: systemAccountPurpose("system_purpose"),
     createdAt: createdAt(),
   },
   (table) => [
     unique("accounts_account_number_unique").on(table.accountNumber),
+    // One system account per purpose and currency: posting code finds "the funding account" by its purpose.
+    uniqueIndex("accounts_system_purpose_currency_unique")
+      .on(table.systemPurpose, table.currency)
+      .where(sql`${table.systemPurpose} is not null`),
+    check("accounts_system_purpose_iff_system", sql`(${table.kind} = 'system') = (${table.systemPurpose} is not null)`),
     index("accounts_owner_id_index").on(table.ownerId),
     foreignKey({
       name: "accounts_owner_is_customer_fk",
@@ -142,6 +154,61 @@ export const accounts = pgTable(
   ],
 );
 
+/**
+ * Payees: another customer's account at this bank, saved by a customer after a confirmation-of-payee check.
+ * The name is the one the customer typed (encrypted, bound to this row). Removing a payee sets `removed_at`
+ * rather than deleting the row, because transfers keep pointing at the payee they were sent to.
+ */
+export const payees = pgTable(
+  "payees",
+  {
+    id: uuid("id").primaryKey(),
+    ownerId: uuid("owner_id")
+      .notNull()
+      .references(() => users.id),
+    accountId: uuid("account_id")
+      .notNull()
+      .references(() => accounts.id),
+    nameCiphertext: text("name_ciphertext").notNull(),
+    // What confirmation of payee answered when the payee was saved.
+    matchResult: payeeMatchResult("match_result").notNull(),
+    createdAt: createdAt(),
+    removedAt: timestamp("removed_at", { withTimezone: true, mode: "date" }),
+  },
+  (table) => [
+    index("payees_owner_id_index").on(table.ownerId),
+    // One live payee per destination account for each customer; a removed one may be saved again.
+    uniqueIndex("payees_owner_account_live_unique")
+      .on(table.ownerId, table.accountId)
+      .where(sql`${table.removedAt} is null`),
+  ],
+);
+
+/**
+ * Each customer's running total of money that left them today (posted and held transfers to payees), the
+ * row that posting locks before the accounts so that two parallel sends from two of the customer's accounts
+ * cannot together pass the daily limit. `limit_day` is the UTC day the total belongs to; the first transfer
+ * of a new day starts again from zero.
+ */
+export const customerLimits = pgTable(
+  "customer_limits",
+  {
+    userId: uuid("user_id")
+      .primaryKey()
+      .references(() => users.id, { onDelete: "cascade" }),
+    limitDay: date("limit_day", { mode: "string" }).notNull(),
+    sentOnDayMinor: bigint("sent_on_day_minor", { mode: "bigint" }).notNull().default(sql`0`),
+  },
+  (table) => [check("customer_limits_sent_not_negative", sql`${table.sentOnDayMinor} >= 0`)],
+);
+
+/**
+ * A movement of money between two accounts. Customer transfers carry their initiator's idempotency key with
+ * a hash of the request it was first used for. A `held` transfer has no ledger entries yet: its amount has
+ * left the debit account's available balance only, until staff approve (posted) or reject (released) it.
+ * Corrections are reversing transfers that point at the original; nothing here is ever edited except the
+ * status of a held or reversed transfer and the decision fields that go with it.
+ */
 export const transfers = pgTable(
   "transfers",
   {
@@ -150,20 +217,46 @@ export const transfers = pgTable(
     status: transferStatus("status").notNull(),
     initiatedBy: uuid("initiated_by").references(() => users.id),
     idempotencyKey: text("idempotency_key"),
+    // SHA-256 (hex) of the canonical request the key was first used with: a replay must be the same request.
+    requestHash: text("request_hash"),
     debitAccountId: uuid("debit_account_id")
       .notNull()
       .references(() => accounts.id),
     creditAccountId: uuid("credit_account_id")
       .notNull()
       .references(() => accounts.id),
+    payeeId: uuid("payee_id").references(() => payees.id),
     amountMinor: bigint("amount_minor", { mode: "bigint" }).notNull(),
     currency: char("currency", { length: 3 }).notNull(),
+    // The customer's reference, sanitised and at most 140 characters, encrypted with the "memo" data key.
+    memoCiphertext: text("memo_ciphertext"),
+    // Why a transfer was held for review (for example `amount_above_review_threshold`); never free text.
+    holdReason: text("hold_reason"),
+    reversesTransferId: uuid("reverses_transfer_id"),
+    decidedBy: uuid("decided_by").references(() => users.id),
+    decidedAt: timestamp("decided_at", { withTimezone: true, mode: "date" }),
+    // A staff member's reason for rejecting a held transfer or reversing a posted one (no customer PII).
+    decisionReason: text("decision_reason"),
+    postedAt: timestamp("posted_at", { withTimezone: true, mode: "date" }),
     createdAt: createdAt(),
   },
   (table) => [
     unique("transfers_initiator_idempotency_key_unique").on(table.initiatedBy, table.idempotencyKey),
+    // A transfer is reversed at most once.
+    unique("transfers_reverses_transfer_id_unique").on(table.reversesTransferId),
+    foreignKey({
+      name: "transfers_reverses_transfer_id_fk",
+      columns: [table.reversesTransferId],
+      foreignColumns: [table.id],
+    }),
+    index("transfers_debit_account_id_index").on(table.debitAccountId, table.createdAt),
+    index("transfers_status_index").on(table.status).where(sql`${table.status} = 'held'`),
     check("transfers_amount_positive", sql`${table.amountMinor} > 0`),
     check("transfers_distinct_accounts", sql`${table.debitAccountId} <> ${table.creditAccountId}`),
+    check("transfers_key_has_request_hash", sql`(${table.idempotencyKey} is null) = (${table.requestHash} is null)`),
+    check("transfers_reversal_points_at_original", sql`(${table.kind} = 'reversal') = (${table.reversesTransferId} is not null)`),
+    check("transfers_posted_has_time", sql`(${table.status} in ('posted', 'reversed')) = (${table.postedAt} is not null)`),
+    check("transfers_memo_length", sql`${table.memoCiphertext} is null or length(${table.memoCiphertext}) < 1024`),
   ],
 );
 
@@ -184,10 +277,14 @@ export const ledgerEntries = pgTable(
       .references(() => accounts.id),
     amountMinor: bigint("amount_minor", { mode: "bigint" }).notNull(),
     balanceAfterMinor: bigint("balance_after_minor", { mode: "bigint" }).notNull(),
+    // Orders an account's entries for history (keyset pagination) and statements: within one account, a
+    // later posting always has a larger sequence, because postings on one account are serialised by its lock.
+    entrySequence: bigint("entry_sequence", { mode: "bigint" }).notNull().generatedAlwaysAsIdentity(),
     createdAt: createdAt(),
   },
   (table) => [
     index("ledger_entries_account_id_created_at_index").on(table.accountId, table.createdAt),
+    uniqueIndex("ledger_entries_account_id_sequence_index").on(table.accountId, table.entrySequence),
     index("ledger_entries_transfer_id_index").on(table.transferId),
     check("ledger_entries_amount_not_zero", sql`${table.amountMinor} <> 0`),
   ],

@@ -13,6 +13,7 @@ import { generateTotpSecret, totpSecretField } from "@/lib/auth/totp";
 import { blindIndex, encryptField, normaliseEmail } from "@/lib/crypto";
 import { env } from "@/lib/env";
 import { postSystemDeposit } from "@/lib/ledger/post-system-deposit";
+import { ensureSystemAccounts, systemAccountId } from "@/lib/ledger/system-accounts";
 
 export interface DemoSignIn {
   role: "customer" | StaffRole;
@@ -121,14 +122,9 @@ export async function seedDemoData(): Promise<{ created: boolean; signIns: DemoS
     if ((existing?.userCount ?? 0) > 0) return { created: false, signIns: [] };
 
     const signIns: DemoSignIn[] = [];
-    const fundingAccountId = crypto.randomUUID();
-    await tx.insert(accounts).values({
-      id: fundingAccountId,
-      kind: "system",
-      accountNumber: randomAccountNumber(),
-      currency: demoCurrency,
-      nickname: "Bank funding (system)",
-    });
+    // The migrations create the bank's system accounts; demo balances come from the funding account.
+    await ensureSystemAccounts(tx, demoCurrency);
+    const fundingAccountId = await systemAccountId(tx, "funding", demoCurrency);
 
     for (const customer of demoCustomers) {
       const password = generateDemoPassword();

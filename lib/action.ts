@@ -12,7 +12,7 @@ import { consumeRateLimit } from "@/lib/security/rate-limit";
 
 export type ActionResult<T> =
   | { ok: true; data: T }
-  | { ok: false; code: ErrorCode; message: string; fieldErrors?: FieldErrors };
+  | { ok: false; code: ErrorCode; message: string; fieldErrors?: FieldErrors; details?: Readonly<Record<string, string>> };
 
 type ActionInput = FormData | Record<string, unknown>;
 
@@ -24,12 +24,18 @@ function toPlainObject(input: ActionInput): Record<string, unknown> {
   return input;
 }
 
-function toFailure(error: unknown): { ok: false; code: ErrorCode; message: string; fieldErrors?: FieldErrors } {
+function toFailure(error: unknown): Extract<ActionResult<never>, { ok: false }> {
   if (error instanceof BankError) {
     if (error.code === "internal" || error.code === "unavailable") {
       logger.error({ err: error, cause: error.cause }, "action failed");
     }
-    return { ok: false, code: error.code, message: error.userMessage, ...(error.fieldErrors ? { fieldErrors: error.fieldErrors } : {}) };
+    return {
+      ok: false,
+      code: error.code,
+      message: error.userMessage,
+      ...(error.fieldErrors ? { fieldErrors: error.fieldErrors } : {}),
+      ...(error.details ? { details: error.details } : {}),
+    };
   }
   // Database, crypto and any other unexpected errors are logged with their cause and never shown.
   logger.error({ err: error }, "action failed unexpectedly");

@@ -67,6 +67,16 @@ const rawSchema = z.object({
   PASSWORD_HASH_CONCURRENCY: z.coerce.number().int().min(1).max(256).optional(),
   SMTP_URL: z.url({ protocol: /^smtps?$/ }).optional(),
   MAIL_FROM: z.string().min(3).max(200).default("Bank <no-reply@bank.localhost>"),
+  // Transfer limits in minor units of the bank's currency, in the order the ledger applies them (each must be
+  // reachable: confirmation < review hold < per-transfer maximum <= daily limit); checked below.
+  TRANSFER_CONFIRMATION_ABOVE_MINOR: z.coerce.bigint().min(0n).default(100_000n),
+  TRANSFER_REVIEW_ABOVE_MINOR: z.coerce.bigint().min(0n).default(250_000n),
+  TRANSFER_MAXIMUM_MINOR: z.coerce.bigint().min(1n).default(2_500_000n),
+  DAILY_OUTGOING_LIMIT_MINOR: z.coerce.bigint().min(1n).default(2_500_000n),
+  // A payee saved more recently than this needs a confirmed first transfer.
+  NEW_PAYEE_CONFIRMATION_SECONDS: z.coerce.number().int().min(0).max(2_592_000).default(86_400),
+  // Confirmation-of-payee lookups per customer per day: a close match reveals a name, so lookups are scarce.
+  PAYEE_LOOKUPS_PER_DAY: z.coerce.number().int().min(1).max(1_000).default(20),
   RATE_LIMIT_API_PER_HOUR: z.coerce.number().int().min(1).default(50),
   RATE_LIMIT_API_PER_DAY: z.coerce.number().int().min(1).default(200),
   RATE_LIMIT_SIGN_IN_PER_15_MINUTES: z.coerce.number().int().min(1).default(10),
@@ -131,6 +141,14 @@ function finalise(raw: z.infer<typeof rawSchema>) {
       // not a strict production one; in production it is a 404.
       developmentMailboxEnabled: !isStrictProduction && !raw.SMTP_URL,
     },
+    transferLimits: {
+      confirmationAboveMinor: raw.TRANSFER_CONFIRMATION_ABOVE_MINOR,
+      reviewAboveMinor: raw.TRANSFER_REVIEW_ABOVE_MINOR,
+      maximumMinor: raw.TRANSFER_MAXIMUM_MINOR,
+      dailyOutgoingMinor: raw.DAILY_OUTGOING_LIMIT_MINOR,
+      newPayeeConfirmationSeconds: raw.NEW_PAYEE_CONFIRMATION_SECONDS,
+    },
+    payeeLookupsPerDay: raw.PAYEE_LOOKUPS_PER_DAY,
     logLevel: raw.LOG_LEVEL,
     rateLimits: {
       prefix: raw.RATE_LIMIT_PREFIX,
@@ -187,6 +205,16 @@ export function parseEnvironment(source: Record<string, string | undefined>): En
     problems.push(
       "SESSION_WARNING_SECONDS must be shorter than SESSION_IDLE_TIMEOUT_SECONDS (the warning appears before the idle limit)",
     );
+  }
+  // Each limit must be reachable before the next one refuses the transfer.
+  if (raw.TRANSFER_CONFIRMATION_ABOVE_MINOR >= raw.TRANSFER_REVIEW_ABOVE_MINOR) {
+    problems.push("TRANSFER_CONFIRMATION_ABOVE_MINOR must be below TRANSFER_REVIEW_ABOVE_MINOR");
+  }
+  if (raw.TRANSFER_REVIEW_ABOVE_MINOR >= raw.TRANSFER_MAXIMUM_MINOR) {
+    problems.push("TRANSFER_REVIEW_ABOVE_MINOR must be below TRANSFER_MAXIMUM_MINOR");
+  }
+  if (raw.TRANSFER_MAXIMUM_MINOR > raw.DAILY_OUTGOING_LIMIT_MINOR) {
+    problems.push("TRANSFER_MAXIMUM_MINOR must not be above DAILY_OUTGOING_LIMIT_MINOR");
   }
   if (raw.KEY_PROVIDER === "pkcs11") {
     if (!raw.PKCS11_MODULE) problems.push("PKCS11_MODULE is required when KEY_PROVIDER=pkcs11");

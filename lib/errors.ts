@@ -15,6 +15,10 @@ export const errorCodes = [
   "payload_too_large",
   "unsupported_media_type",
   "conflict",
+  "insufficient_funds",
+  "limit_exceeded",
+  "account_unavailable",
+  "idempotency_conflict",
   "unavailable",
   "internal",
 ] as const;
@@ -33,6 +37,10 @@ const defaultUserMessages: Record<ErrorCode, string> = {
   payload_too_large: "That request is too large.",
   unsupported_media_type: "That request is not in a format we accept.",
   conflict: "That change conflicts with another one. Please reload and try again.",
+  insufficient_funds: "There is not enough money available in that account.",
+  limit_exceeded: "That is more than your limit allows.",
+  account_unavailable: "That account cannot send or receive money at the moment.",
+  idempotency_conflict: "That request reuses a key that was already used for a different request.",
   unavailable: "The service is temporarily unavailable. Please try again shortly.",
   internal: "Something went wrong on our side. Please try again.",
 };
@@ -54,6 +62,12 @@ export const httpStatusOf: Record<ErrorCode, number> = {
   payload_too_large: 413,
   unsupported_media_type: 415,
   conflict: 409,
+  // Refusals of a well-formed transfer: the request was understood and cannot be carried out (RFC 9110 §15.5.21).
+  insufficient_funds: 422,
+  limit_exceeded: 422,
+  account_unavailable: 422,
+  // The same idempotency key with a different request (the IETF Idempotency-Key draft answers 422).
+  idempotency_conflict: 422,
   unavailable: 503,
   internal: 500,
 };
@@ -64,10 +78,21 @@ export class BankError extends Error {
   readonly code: ErrorCode;
   readonly userMessage: string;
   readonly fieldErrors: FieldErrors | undefined;
+  /**
+   * Facts the caller needs to act on the error and may see (for example the payload hash a step-up must be
+   * confirmed for). Never secrets, PII or internal causes: these reach the browser and API clients.
+   */
+  readonly details: Readonly<Record<string, string>> | undefined;
 
   constructor(
     code: ErrorCode,
-    options: { userMessage?: string; cause?: unknown; fieldErrors?: FieldErrors; internalMessage?: string } = {},
+    options: {
+      userMessage?: string;
+      cause?: unknown;
+      fieldErrors?: FieldErrors;
+      internalMessage?: string;
+      details?: Record<string, string>;
+    } = {},
   ) {
     // The Error message is internal (it reaches logs); the user only ever sees userMessage.
     super(options.internalMessage ?? code, { cause: options.cause });
@@ -75,6 +100,7 @@ export class BankError extends Error {
     this.code = code;
     this.userMessage = options.userMessage ?? defaultUserMessages[code];
     this.fieldErrors = options.fieldErrors;
+    this.details = options.details;
   }
 }
 

@@ -14,6 +14,9 @@ export default async function BankLayout({ children }: { children: ReactNode }) 
         <span className="brand">Harbour Bank</span>
         <nav className="topnav" aria-label="Main">
           <Link href="/">Accounts</Link>
+          <Link href="/move-money">Move money</Link>
+          <Link href="/payees">Payees</Link>
+          <Link href="/history">History</Link>
           <Link href="/security">Security</Link>
         </nav>
         <SignOutForm />

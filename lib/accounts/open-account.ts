@@ -5,8 +5,8 @@ import type { Queryable } from "@/db/client";
 import { accounts } from "@/db/schema";
 import { accountNumberFromDigits } from "@/lib/accounts/account-number";
 
-/** The bank holds one currency today; multi-currency accounts would start here. */
-export const bankCurrency = "GBP";
+export { bankCurrency } from "@/lib/accounts/bank-currency";
+import { bankCurrency } from "@/lib/accounts/bank-currency";
 
 /** A fresh ten-digit account number (nine random digits and a Luhn check digit). */
 export function randomAccountNumber(): string {

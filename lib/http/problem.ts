@@ -30,6 +30,8 @@ export function problemResponse(error: unknown): Response {
     status,
     code,
     ...(bankError.fieldErrors ? { errors: bankError.fieldErrors } : {}),
+    // Facts the client needs to act (for example the payload hash a step-up confirms); never secrets or PII.
+    ...(bankError.details ? { details: bankError.details } : {}),
   };
   return new Response(JSON.stringify(body), {
     status,

@@ -56,6 +56,7 @@ export async function postSystemDeposit(
       creditAccountId: customer.id,
       amountMinor: command.amountMinor,
       currency: customer.currency,
+      postedAt: new Date(),
     });
 
     const legs = [

@@ -77,11 +77,12 @@ function accountNumber(): string {
   return crypto.randomInt(1_000_000_000, 10_000_000_000).toString();
 }
 
-async function insertSystemAccount(): Promise<string> {
+/** A system account of its own currency (one system account per purpose and currency is allowed). */
+async function insertSystemAccount(currency: string): Promise<string> {
   const id = crypto.randomUUID();
   await database()
     .insert(accounts)
-    .values({ id, kind: "system", accountNumber: accountNumber(), currency: "GBP", nickname: "Test funding" });
+    .values({ id, kind: "system", systemPurpose: "funding", accountNumber: accountNumber(), currency, nickname: "Test funding" });
   return id;
 }
 
@@ -116,6 +117,7 @@ async function postTransfer(debitAccountId: string, creditAccountId: string, leg
       creditAccountId,
       amountMinor: 100n,
       currency: "GBP",
+      postedAt: new Date(),
     });
     for (const leg of legs) {
       await tx.insert(ledgerEntries).values({
@@ -185,8 +187,8 @@ describe("database invariants", () => {
   beforeAll(async () => {
     // A no-op when the tests above already migrated; keeps this block runnable on its own.
     await applyMigrations(databaseHandle());
-    fundingAccountId = await insertSystemAccount();
-    otherSystemAccountId = await insertSystemAccount();
+    fundingAccountId = await insertSystemAccount("EUR");
+    otherSystemAccountId = await insertSystemAccount("USD");
     customerAccountId = await insertCustomerAccount(await insertUser("customer"));
     postedTransferId = await postTransfer(fundingAccountId, customerAccountId, [
       { accountId: fundingAccountId, amountMinor: -100n },
@@ -271,6 +273,7 @@ describe("database invariants", () => {
             creditAccountId: otherSystemAccountId,
             amountMinor: 300n,
             currency: "GBP",
+            postedAt: new Date(),
           });
           for (const [accountId, amountMinor] of [
             [fundingAccountId, -300n],

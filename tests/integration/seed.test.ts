@@ -89,7 +89,12 @@ describe("seedDemoData on an empty database", () => {
     expect(entries.reduce((total, entry) => total + entry.amountMinor, 0n)).toBe(0n);
 
     const allAccounts = await database().select().from(accounts);
-    expect(allAccounts.filter((account) => account.kind === "system")).toHaveLength(1);
+    // The migrations create the bank's three system accounts; the seed funds customers from the funding one.
+    expect(allAccounts.filter((account) => account.kind === "system").map((account) => account.systemPurpose).sort()).toEqual([
+      "fees",
+      "funding",
+      "suspense",
+    ]);
     for (const account of allAccounts) {
       const own = entries.filter((entry) => entry.accountId === account.id);
       expect(own.reduce((total, entry) => total + entry.amountMinor, 0n)).toBe(account.balanceMinor);

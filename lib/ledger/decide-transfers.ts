@@ -1,0 +1,115 @@
+import "server-only";
+import crypto from "node:crypto";
+import { sql } from "drizzle-orm";
+import { database, executeRows } from "@/db/client";
+import type { StaffActor, SystemActor } from "@/lib/auth/actor";
+import { BankError, assert } from "@/lib/errors";
+import { decisionOutcomes, type DecisionOutcome } from "@/lib/ledger/database-functions";
+import { withPostingRetries } from "@/lib/ledger/posting-retries";
+import { cleanText } from "@/lib/validation/fields";
+
+/**
+ * The money side of deciding a held transfer and of reversing a posted one, each one call to a ledger SQL
+ * function (lib/ledger/database-functions.ts). Who may decide — roles, four eyes, the second approver above
+ * the large-amount threshold — is the back office's rule and is checked by its data layer before it calls
+ * these; these functions only refuse non-staff actors outright, so that no customer path can reach them.
+ */
+
+export interface DecisionResult {
+  transferId: string;
+  status: "posted" | "rejected";
+}
+
+/** A staff reason or a system purpose: short, plain, never customer PII. */
+function cleanReason(reason: string): string {
+  const cleaned = cleanText(reason);
+  if (cleaned.length === 0 || cleaned.length > 500) {
+    throw new BankError("invalid_input", { fieldErrors: { reason: ["Give a reason of at most 500 characters."] } });
+  }
+  return cleaned;
+}
+
+function isDecisionOutcome(value: unknown): value is DecisionOutcome {
+  return typeof value === "string" && (decisionOutcomes as readonly string[]).includes(value);
+}
+
+function refusal(outcome: DecisionOutcome): BankError {
+  switch (outcome) {
+    case "not_found":
+      return new BankError("not_found");
+    case "not_held":
+      return new BankError("conflict", { userMessage: "That transfer is no longer waiting for review." });
+    case "not_reversible":
+      return new BankError("conflict", { userMessage: "Only a posted transfer that is not a reversal can be reversed." });
+    case "account_unavailable":
+      return new BankError("account_unavailable", {
+        userMessage: "One of the accounts is frozen or closed, so the money cannot move now.",
+      });
+    case "insufficient_funds":
+      return new BankError("insufficient_funds", {
+        userMessage: "The account that received the money no longer holds enough to reverse it.",
+      });
+    case "approved":
+    case "rejected":
+    case "reversed":
+      throw new BankError("internal", { internalMessage: `decision outcome ${outcome} is not a refusal` });
+  }
+}
+
+type DecidingActor = StaffActor | SystemActor;
+
+function assertMayDecide(actor: DecidingActor): void {
+  if (actor.kind === "system") return;
+  // Auditors read; only support and admin staff act on money (the back office narrows this further).
+  if (actor.kind !== "staff" || (actor.role !== "admin" && actor.role !== "support")) throw new BankError("not_found");
+}
+
+function contextOf(actor: DecidingActor): { ipAddress: string | null; userAgent: string | null } {
+  return actor.kind === "staff" ? { ipAddress: actor.ipAddress, userAgent: actor.userAgent } : { ipAddress: null, userAgent: null };
+}
+
+async function decide(actor: DecidingActor, transferId: string, approve: boolean, reason: string): Promise<DecisionResult> {
+  assertMayDecide(actor);
+  const context = contextOf(actor);
+  const [row] = await withPostingRetries(() =>
+    executeRows<{ outcome: unknown; transfer_id: unknown; transfer_status: unknown }>(
+      database(),
+      sql`select outcome, transfer_id, transfer_status from ledger_decide_held_transfer(
+        ${transferId}::uuid, ${approve}, ${actor.userId}::uuid, ${actor.role}, ${cleanReason(reason)},
+        ${new Date().toISOString()}::timestamptz, ${context.ipAddress}, ${context.userAgent})`,
+    ),
+  );
+  assert(row !== undefined && isDecisionOutcome(row.outcome), "ledger_decide_held_transfer returned no outcome");
+  if (row.outcome === "approved" || row.outcome === "rejected") {
+    return { transferId, status: row.outcome === "approved" ? "posted" : "rejected" };
+  }
+  throw refusal(row.outcome);
+}
+
+/** Posts a held transfer: the amount leaves the posted balance and reaches the payee. */
+export function approveHeldTransfer(actor: DecidingActor, transferId: string, note = "approved after review"): Promise<DecisionResult> {
+  return decide(actor, transferId, true, note);
+}
+
+/** Releases a held transfer: the amount returns to the available balance and to the day's limit. */
+export function rejectHeldTransfer(actor: DecidingActor, transferId: string, reason: string): Promise<DecisionResult> {
+  return decide(actor, transferId, false, reason);
+}
+
+/** Reverses a posted transfer with a new transfer in the opposite direction; returns the reversal's id. */
+export async function reverseTransfer(actor: DecidingActor, transferId: string, reason: string): Promise<{ reversalId: string }> {
+  assertMayDecide(actor);
+  const context = contextOf(actor);
+  const reversalId = crypto.randomUUID();
+  const [row] = await withPostingRetries(() =>
+    executeRows<{ outcome: unknown; transfer_id: unknown }>(
+      database(),
+      sql`select outcome, transfer_id from ledger_reverse_transfer(
+        ${transferId}::uuid, ${reversalId}::uuid, ${actor.userId}::uuid, ${actor.role}, ${cleanReason(reason)},
+        ${new Date().toISOString()}::timestamptz, ${context.ipAddress}, ${context.userAgent})`,
+    ),
+  );
+  assert(row !== undefined && isDecisionOutcome(row.outcome), "ledger_reverse_transfer returned no outcome");
+  if (row.outcome === "reversed") return { reversalId };
+  throw refusal(row.outcome);
+}
