@@ -250,6 +250,8 @@ export const transfers = pgTable(
       foreignColumns: [table.id],
     }),
     index("transfers_debit_account_id_index").on(table.debitAccountId, table.createdAt),
+    // Posting asks "has this payee been paid before?" for a recently saved payee.
+    index("transfers_payee_id_index").on(table.payeeId),
     index("transfers_status_index").on(table.status).where(sql`${table.status} = 'held'`),
     check("transfers_amount_positive", sql`${table.amountMinor} > 0`),
     check("transfers_distinct_accounts", sql`${table.debitAccountId} <> ${table.creditAccountId}`),

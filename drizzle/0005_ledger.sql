@@ -43,6 +43,7 @@ ALTER TABLE "transfers" ADD CONSTRAINT "transfers_reverses_transfer_id_fk" FOREI
 CREATE UNIQUE INDEX "accounts_system_purpose_currency_unique" ON "accounts" USING btree ("system_purpose","currency") WHERE "accounts"."system_purpose" is not null;--> statement-breakpoint
 CREATE UNIQUE INDEX "ledger_entries_account_id_sequence_index" ON "ledger_entries" USING btree ("account_id","entry_sequence");--> statement-breakpoint
 CREATE INDEX "transfers_debit_account_id_index" ON "transfers" USING btree ("debit_account_id","created_at");--> statement-breakpoint
+CREATE INDEX "transfers_payee_id_index" ON "transfers" USING btree ("payee_id");--> statement-breakpoint
 CREATE INDEX "transfers_status_index" ON "transfers" USING btree ("status") WHERE "transfers"."status" = 'held';--> statement-breakpoint
 ALTER TABLE "transfers" ADD CONSTRAINT "transfers_reverses_transfer_id_unique" UNIQUE("reverses_transfer_id");--> statement-breakpoint
 ALTER TABLE "accounts" ADD CONSTRAINT "accounts_system_purpose_iff_system" CHECK (("accounts"."kind" = 'system') = ("accounts"."system_purpose" is not null));--> statement-breakpoint

@@ -54,10 +54,12 @@ export const transferRequestInputSchema = strictObject({
 });
 
 /** The parsed request: the amount is bigint minor units under a name that says so. */
-export const transferRequestSchema = transferRequestInputSchema.transform(({ amount, ...rest }) => ({
-  ...rest,
-  amountMinor: amount,
-}));
+export const transferRequestSchema = transferRequestInputSchema
+  .refine((request) => request.to.kind !== "own_account" || request.to.accountId !== request.fromAccountId, {
+    path: ["to"],
+    message: "Choose a different account to move money to.",
+  })
+  .transform(({ amount, ...rest }) => ({ ...rest, amountMinor: amount }));
 
 export type TransferRequestInput = z.input<typeof transferRequestSchema>;
 export type TransferRequest = z.output<typeof transferRequestSchema>;
