@@ -6,7 +6,7 @@ import { applyMigrations } from "@/db/migrations";
 import { accounts, customerLimits, transfers } from "@/db/schema";
 import { env } from "@/lib/env";
 import { BankError } from "@/lib/errors";
-import { postCustomerTransfer, type TransferringCustomer } from "@/lib/ledger/post-transfer";
+import { postCustomerTransfer } from "@/lib/ledger/post-transfer";
 import { parseTransferRequest, type TransferRequest } from "@/lib/validation/transfer";
 import { checkLedgerInvariants, createTestCustomer, openFundedAccount, savePayee, soundLedger } from "../helpers/ledger-fixtures";
 import { useIntegrationEnvironment } from "../helpers/integration-environment";
