@@ -44,6 +44,8 @@ interface Measurement {
   p99Milliseconds: number | null;
   /** Average latency, where only that is known (pgbench). */
   averageMilliseconds: number | null;
+  /** CPU this Node process spent per second of the run, in cores (posting-service runs only). */
+  nodeCores?: number;
   errors: number;
 }
 
@@ -98,6 +100,62 @@ async function measureTpcB(databaseName: string): Promise<Measurement> {
     averageMilliseconds: latency?.[1] ? Number(latency[1]) : null,
     errors: failed?.[1] ? Number(failed[1]) : 0,
   };
+}
+
+/**
+ * The posting function alone, called by pgbench's C client (8 clients, prepared), on the same uniformly chosen
+ * customers: the ceiling the database side allows. The gap between this and the service row is what Node,
+ * the driver and drizzle add; the gap between this and TPC-B is what the function body costs.
+ */
+async function measureFunctionThroughPgbench(
+  databaseName: string,
+  customerIds: readonly string[],
+  accountIds: readonly string[],
+  payeeIds: readonly string[],
+): Promise<Measurement> {
+  const sql = postgres(databaseUrl(databaseName), { max: 1, onnotice: () => undefined });
+  try {
+    // A bench-only lookup table, in the bench's own database: customer number -> ids.
+    await sql`create table bench_customers (number integer primary key, user_id uuid not null, account_id uuid not null, payee_id uuid not null)`;
+    const rows = customerIds.map((userId, index) => ({ number: index + 1, user_id: userId, account_id: accountIds[index] ?? "", payee_id: payeeIds[index] ?? "" }));
+    for (let start = 0; start < rows.length; start += 1000) await sql`insert into bench_customers ${sql(rows.slice(start, start + 1000))}`;
+  } finally {
+    await sql.end({ timeout: 5 });
+  }
+  const scriptPath = path.join(os.tmpdir(), `bench-ledger-${crypto.randomBytes(4).toString("hex")}.sql`);
+  fs.writeFileSync(
+    scriptPath,
+    [
+      `\\set number random(1, ${customerIds.length})`,
+      "SELECT (ledger_post_transfer(gen_random_uuid(), c.user_id, gen_random_uuid()::text, 'bench', c.account_id, NULL, c.payee_id,",
+      "  1, NULL, NULL, 'bench', now(), 100000, 250000, 2500000, 2500000, 86400, 300, '127.0.0.1', 'pgbench')).outcome",
+      "  FROM bench_customers c WHERE c.number = :number;",
+      "",
+    ].join("\n"),
+  );
+  try {
+    const connection = pgbenchConnection();
+    console.log("ledger_post_transfer through pgbench -M prepared -c 8 -j 2 -T 15 ...");
+    const { stdout } = await execFileAsync("pgbench", [...connection.options, "-n", "-M", "prepared", "-c", "8", "-j", "2", "-T", "15", "-f", scriptPath, databaseName], {
+      env: connection.environment,
+      maxBuffer: 1 << 24,
+    });
+    const tps = /tps = ([0-9.]+)/.exec(stdout);
+    const latency = /latency average = ([0-9.]+) ms/.exec(stdout);
+    const failed = /number of failed transactions: (\d+)/.exec(stdout);
+    if (!tps?.[1]) throw new Error(`could not read pgbench's tps from:\n${stdout}`);
+    return {
+      label: "ledger_post_transfer via pgbench (-M prepared)",
+      clients: 8,
+      perSecond: Number(tps[1]),
+      p50Milliseconds: null,
+      p99Milliseconds: null,
+      averageMilliseconds: latency?.[1] ? Number(latency[1]) : null,
+      errors: failed?.[1] ? Number(failed[1]) : 0,
+    };
+  } finally {
+    fs.rmSync(scriptPath, { force: true });
+  }
 }
 
 async function main(): Promise<void> {
@@ -219,12 +277,14 @@ async function main(): Promise<void> {
     console.log("Ledger ready.");
 
     measurements.push(await measureTpcB(pgbenchDatabase));
+    measurements.push(await measureFunctionThroughPgbench(ledgerDatabase, customerIds, accountIds, payeeIds));
 
     const runService = async (label: string, clients: number, pickCustomer: () => number): Promise<Measurement> => {
       const latencies: number[] = [];
       let errors = 0;
       const deadline = performance.now() + runSeconds * 1000;
       const started = performance.now();
+      const cpuBefore = process.cpuUsage();
       await Promise.all(
         Array.from({ length: clients }, async () => {
           while (performance.now() < deadline) {
@@ -252,6 +312,7 @@ async function main(): Promise<void> {
         }),
       );
       const elapsedSeconds = (performance.now() - started) / 1000;
+      const cpu = process.cpuUsage(cpuBefore);
       latencies.sort((left, right) => left - right);
       return {
         label,
@@ -261,6 +322,7 @@ async function main(): Promise<void> {
         p99Milliseconds: percentile(latencies, 0.99),
         averageMilliseconds: null,
         errors,
+        nodeCores: (cpu.user + cpu.system) / 1e6 / elapsedSeconds,
       };
     };
 
@@ -439,13 +501,13 @@ function printTable(measurements: readonly Measurement[], httpNote: string): voi
   console.log(`Each posting-service run lasted ${runSeconds} s; amounts 0.01; ${customerCount} customers.`);
   if (httpNote) console.log(httpNote);
   console.log("");
-  console.log("| What | Clients | Per second | p50 ms | p99 ms | Errors | × TPC-B |");
-  console.log("|---|---:|---:|---:|---:|---:|---:|");
+  console.log("| What | Clients | Per second | p50 ms | p99 ms | Errors | × TPC-B | Node CPU (cores) |");
+  console.log("|---|---:|---:|---:|---:|---:|---:|---:|");
   for (const measurement of measurements) {
     const latency50 = measurement.p50Milliseconds ?? null;
     const p50 = latency50 === null && measurement.averageMilliseconds !== null ? `${format(measurement.averageMilliseconds, 2)} (avg)` : format(latency50, 2);
     const ratio = tpcB ? (measurement.perSecond / tpcB.perSecond).toFixed(2) : "–";
-    console.log(`| ${measurement.label} | ${measurement.clients} | ${format(measurement.perSecond)} | ${p50} | ${format(measurement.p99Milliseconds, 2)} | ${measurement.errors} | ${ratio} |`);
+    console.log(`| ${measurement.label} | ${measurement.clients} | ${format(measurement.perSecond)} | ${p50} | ${format(measurement.p99Milliseconds, 2)} | ${measurement.errors} | ${ratio} | ${format(measurement.nodeCores ?? null, 2)} |`);
   }
   const transfer = measurements.find((measurement) => measurement.label.startsWith("POST /api/v1/transfers"));
   if (transfer && whoami) {
