@@ -330,6 +330,44 @@ async function main(): Promise<void> {
       console.log(`Posting service, uniform customers, ${clients} clients, ${runSeconds} s ...`);
       measurements.push(await runService("postCustomerTransfer, uniform accounts", clients, () => crypto.randomInt(customerCount)));
     }
+    // Diagnosis: drizzle's `execute` sends every raw statement unprepared (postgres.js `prepare: false`), so
+    // PostgreSQL parses and plans the call each time. The same call through postgres.js with a prepared
+    // statement, and nothing else of the service, shows what that costs.
+    for (const prepare of [true, false]) {
+      const direct = postgres(databaseUrl(ledgerDatabase), { max: 40, prepare, onnotice: () => undefined });
+      try {
+        const latencies: number[] = [];
+        const deadline = performance.now() + runSeconds * 1000;
+        const started = performance.now();
+        await Promise.all(
+          Array.from({ length: 8 }, async () => {
+            while (performance.now() < deadline) {
+              const index = crypto.randomInt(customerCount);
+              const before = performance.now();
+              await direct`select outcome from ledger_post_transfer(${crypto.randomUUID()}::uuid, ${customerIds[index] ?? ""}::uuid,
+                ${crypto.randomUUID()}, ${"bench"}, ${accountIds[index] ?? ""}::uuid, ${null}::uuid, ${payeeIds[index] ?? ""}::uuid,
+                ${"1"}::bigint, ${null}, ${null}::uuid, ${"bench"}, ${new Date().toISOString()}::timestamptz,
+                ${"100000"}::bigint, ${"250000"}::bigint, ${"2500000"}::bigint, ${"2500000"}::bigint, ${86400}::integer, ${300}::integer,
+                ${"127.0.0.1"}, ${"bench"})`;
+              latencies.push(performance.now() - before);
+            }
+          }),
+        );
+        const elapsedSeconds = (performance.now() - started) / 1000;
+        latencies.sort((left, right) => left - right);
+        measurements.push({
+          label: `ledger_post_transfer via postgres.js, ${prepare ? "prepared" : "unprepared"} (diagnosis)`,
+          clients: 8,
+          perSecond: latencies.length / elapsedSeconds,
+          p50Milliseconds: percentile(latencies, 0.5),
+          p99Milliseconds: percentile(latencies, 0.99),
+          averageMilliseconds: null,
+          errors: 0,
+        });
+      } finally {
+        await direct.end({ timeout: 5 });
+      }
+    }
     for (const clients of [1, 8, 32]) {
       console.log(`Posting service, one hot account, ${clients} clients, ${runSeconds} s ...`);
       measurements.push(await runService("postCustomerTransfer, one hot account", clients, () => 0));
