@@ -139,7 +139,14 @@ BEGIN
       SELECT cl.limit_day, cl.sent_on_day_minor INTO limit_day_held, sent_today
         FROM customer_limits cl WHERE cl.user_id = p_initiator_id FOR UPDATE;
     END IF;
-    IF limit_day_held IS DISTINCT FROM today THEN sent_today := 0; END IF;
+    -- The day is taken from the calling server's clock. Counters only ever move forward: if another server
+    -- whose clock runs ahead has already counted on a later day, this transfer counts on that day too.
+    -- Otherwise a server a second behind at midnight would reset the counter and let the limit be sent twice.
+    IF limit_day_held IS NULL OR limit_day_held < today THEN
+      sent_today := 0;
+    ELSE
+      today := limit_day_held;
+    END IF;
   END IF;
 
   IF credit_account_id = p_debit_account_id THEN
