@@ -314,7 +314,12 @@ async function main(): Promise<void> {
 
     await checkInvariants(sql, "after the restart");
 
-    // 2. Requests whose answer was lost: retried with the same key and body, each moves money exactly once.
+    // 2. Requests whose answer was lost: some may have committed before the kill (the client cannot know). Each
+    // is retried with its key and body and must move money exactly once: replayed if it committed, posted if not.
+    const unansweredKeys = unanswered.map((sent) => sent.key);
+    const [committedUnanswered] = await sql<{ count: string }[]>`
+      select count(*)::text as count from transfers where idempotency_key = any(${unansweredKeys}::text[])`;
+    log(`${committedUnanswered?.count ?? "?"} of the ${unanswered.length} unanswered requests had committed before the kill`);
     const retried = unanswered.slice(0, 60);
     let replayedCount = 0;
     let postedNowCount = 0;
