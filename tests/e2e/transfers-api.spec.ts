@@ -2,7 +2,7 @@ import crypto from "node:crypto";
 import { type APIRequestContext, expect, test } from "@playwright/test";
 import { e2ePort } from "../../playwright.config";
 import { demoSignIn } from "./demo-credentials";
-import { signInAs } from "./sign-in-helpers";
+import { freshTotpCode, signInAs } from "./sign-in-helpers";
 
 // The JSON transfer API against the built app, authenticated by the session cookie a real two-step sign-in sets
 // in the browser (a page's `request` shares its context's cookies). Writes carry the app's own Origin, as a
@@ -94,6 +94,39 @@ test("a customer moves money through the API: key required, created, readable, r
   // Not a uuid, and a uuid of nothing: both simply not found.
   expect((await request.get("/api/v1/transfers/not-a-uuid")).status()).toBe(404);
   expect((await request.get(`/api/v1/transfers/${crypto.randomUUID()}`)).status()).toBe(404);
+});
+
+test("a transfer above the confirmation threshold needs a second factor bound to exactly that transfer", async ({ page }) => {
+  const alice = demoSignIn((person) => person.email === "alice@example.com");
+  await signInAs(page, alice, { landing: /Your accounts/ });
+  const request = page.request;
+  const [from, to] = await accountsOf(request);
+  if (!from || !to) throw new Error("Alice should have two accounts");
+  const key = newKey();
+  const body = { fromAccountId: from.id, to: { kind: "own_account", accountId: to.id }, amount: "1000.01" };
+
+  const unconfirmed = await request.post("/api/v1/transfers", { headers: writeHeaders(key), data: body });
+  expect(unconfirmed.status()).toBe(403);
+  const problem = (await unconfirmed.json()) as { code: string; details?: { confirmationPayloadHash?: string } };
+  expect(problem.code).toBe("step_up_required");
+  expect(problem.details?.confirmationPayloadHash).toMatch(/^[0-9a-f]{64}$/);
+
+  // A confirmation of a different amount does not cover this transfer.
+  const otherAmount = await request.post("/api/v1/transfers/confirmations", {
+    headers: writeHeaders(),
+    data: { code: await freshTotpCode(alice.totpSecret), transfer: { ...body, amount: "1000.02", idempotencyKey: key } },
+  });
+  expect(otherAmount.status()).toBe(204);
+  expect((await request.post("/api/v1/transfers", { headers: writeHeaders(key), data: body })).status()).toBe(403);
+
+  const confirmed = await request.post("/api/v1/transfers/confirmations", {
+    headers: writeHeaders(),
+    data: { code: await freshTotpCode(alice.totpSecret), transfer: { ...body, idempotencyKey: key } },
+  });
+  expect(confirmed.status()).toBe(204);
+  const posted = await request.post("/api/v1/transfers", { headers: writeHeaders(key), data: body });
+  expect(posted.status()).toBe(201);
+  expect(await posted.json()).toMatchObject({ transfer: { status: "posted", amountMinor: "100001" } });
 });
 
 test("another customer's account cannot be debited or read through the API, and nothing changes", async ({ browser }) => {
