@@ -52,6 +52,19 @@ function typeSummary(schema: SchemaNode): string {
   return parts.join(", ") || "any";
 }
 
+/** Descriptions use `backticks` for code, as in Markdown; only that is rendered, as <code>, never as HTML. */
+function InlineText({ text }: { text: string }): ReactNode {
+  const parts = text.split("`");
+  return parts.map((part, index) => (index % 2 === 1 ? <code key={index}>{part}</code> : part));
+}
+
+/** A component schema by name, to show a request body's fields in place instead of a link. */
+function componentSchema(name: string | null): SchemaNode | null {
+  if (name === null) return null;
+  const schemas: Record<string, SchemaNode> = openApiDocument().components.schemas;
+  return schemas[name] ?? null;
+}
+
 function SchemaView({ schema, depth = 0 }: { schema: SchemaNode; depth?: number }): ReactNode {
   const name = referenceName(schema);
   if (name) {
@@ -110,7 +123,7 @@ function SchemaView({ schema, depth = 0 }: { schema: SchemaNode; depth?: number 
                   {required.has(field) ? <span className={styles.required}> required</span> : null}
                 </td>
                 <td>{nested ? <SchemaView schema={property} depth={depth + 1} /> : <code>{typeSummary(property)}</code>}</td>
-                <td>{typeof property.description === "string" ? property.description : ""}</td>
+                <td>{typeof property.description === "string" ? <InlineText text={property.description} /> : ""}</td>
               </tr>
             );
           })}
@@ -143,7 +156,11 @@ function Operation({ method, path, operation }: { method: string; path: string; 
         <code>{path}</code>
       </h3>
       {typeof operation.summary === "string" ? <p className={styles.summary}>{operation.summary}</p> : null}
-      {typeof operation.description === "string" ? <p>{operation.description}</p> : null}
+      {typeof operation.description === "string" ? (
+        <p>
+          <InlineText text={operation.description} />
+        </p>
+      ) : null}
       <p className={styles.hint}>{isPublic ? "Public: no sign-in needed." : "Needs the session cookie of a signed-in customer."}</p>
 
       {parameters.length > 0 ? (
@@ -169,7 +186,7 @@ function Operation({ method, path, operation }: { method: string; path: string; 
                   <td>
                     <code>{isRecord(parameter.schema) ? typeSummary(parameter.schema) : "any"}</code>
                   </td>
-                  <td>{typeof parameter.description === "string" ? parameter.description : ""}</td>
+                  <td>{typeof parameter.description === "string" ? <InlineText text={parameter.description} /> : ""}</td>
                 </tr>
               ))}
             </tbody>
@@ -185,7 +202,7 @@ function Operation({ method, path, operation }: { method: string; path: string; 
               <p className={styles.hint}>
                 <code>{mediaType}</code>
               </p>
-              {schema ? <SchemaView schema={schema} /> : null}
+              {schema ? <SchemaView schema={componentSchema(referenceName(schema)) ?? schema} /> : null}
             </div>
           ))}
         </>
@@ -208,7 +225,7 @@ function Operation({ method, path, operation }: { method: string; path: string; 
                 <td>
                   <code>{status}</code>
                 </td>
-                <td>{typeof response.description === "string" ? response.description : ""}</td>
+                <td>{typeof response.description === "string" ? <InlineText text={response.description} /> : ""}</td>
                 <td>
                   {contentSchemas(response.content).map(({ mediaType, schema }) => (
                     <div key={mediaType}>
@@ -242,7 +259,9 @@ export default function ApiDocumentationPage() {
           OpenAPI {document.openapi}, version {document.info.version}. Machine-readable:{" "}
           <a href="/api/v1/openapi.json">/api/v1/openapi.json</a>
         </p>
-        <p>{document.info.description}</p>
+        <p>
+          <InlineText text={document.info.description} />
+        </p>
       </header>
 
       <nav aria-label="Operations" className={`card ${styles.contents}`}>
