@@ -31,7 +31,10 @@ const adminUrl = process.env.TEST_POSTGRES_ADMIN_URL ?? "postgres://postgres@127
 const concurrentClients = Number(process.env.CRASH_CLIENTS ?? 16);
 // The server is killed once this many transfers were acknowledged (or after loadMilliseconds), while
 // requests are still in flight.
+// A random point in this range each round, so that the kill lands at a different moment of the load each time.
 const acknowledgedBeforeKill = Number(process.env.CRASH_ACKNOWLEDGED_BEFORE_KILL ?? 300);
+// Load, kill -9, restart and check, this many times over on the same database.
+const rounds = Number(process.env.CRASH_ROUNDS ?? 3);
 const loadMilliseconds = 20_000;
 
 const failures: string[] = [];
@@ -237,126 +240,131 @@ async function main(): Promise<void> {
 
     const sentByKey = new Map<string, SentTransfer>();
     const acknowledgedByKey = new Map<string, string>();
-    const unanswered: SentTransfer[] = [];
-    const unexpectedAnswers: string[] = [];
-    let serverKilled = false;
-    const loadStarted = Date.now();
+    for (let round = 1; round <= rounds; round += 1) {
+      const unanswered: SentTransfer[] = [];
+      const unexpectedAnswers: string[] = [];
+      let serverKilled = false;
+      const loadStarted = Date.now();
 
-    const runningServer = server;
-    async function client(): Promise<void> {
-      while (!serverKilled && Date.now() - loadStarted < loadMilliseconds) {
-        const forwards = crypto.randomInt(2) === 0;
-        const amountMinor = BigInt(crypto.randomInt(1, 500));
-        const sent: SentTransfer = {
-          key: `crash-${crypto.randomUUID()}`,
-          amountMinor,
-          body: forwards
-            ? transferBody(firstAccountId ?? "", secondAccountId ?? "", amountMinor)
-            : transferBody(secondAccountId ?? "", firstAccountId ?? "", amountMinor),
-        };
-        sentByKey.set(sent.key, sent);
-        try {
-          const answer = await postTransfer(session.cookieHeader, sent);
-          if (answer.status === 201 || answer.status === 202) {
-            const parsed = JSON.parse(answer.body) as { transfer: { id: string } };
-            acknowledgedByKey.set(sent.key, parsed.transfer.id);
-            if (acknowledgedByKey.size >= acknowledgedBeforeKill && !serverKilled) {
-              serverKilled = true;
-              killGroup(runningServer, "SIGKILL");
-              log(`SIGKILL sent after ${acknowledgedByKey.size} acknowledged transfers, requests in flight`);
+      const runningServer = server;
+      let acknowledgedThisRound = 0;
+      const killAfter = Math.max(1, Math.round(acknowledgedBeforeKill * (0.5 + Math.random())));
+      async function client(): Promise<void> {
+        while (!serverKilled && Date.now() - loadStarted < loadMilliseconds) {
+          const forwards = crypto.randomInt(2) === 0;
+          const amountMinor = BigInt(crypto.randomInt(1, 500));
+          const sent: SentTransfer = {
+            key: `crash-${crypto.randomUUID()}`,
+            amountMinor,
+            body: forwards
+              ? transferBody(firstAccountId ?? "", secondAccountId ?? "", amountMinor)
+              : transferBody(secondAccountId ?? "", firstAccountId ?? "", amountMinor),
+          };
+          sentByKey.set(sent.key, sent);
+          try {
+            const answer = await postTransfer(session.cookieHeader, sent);
+            if (answer.status === 201 || answer.status === 202) {
+              const parsed = JSON.parse(answer.body) as { transfer: { id: string } };
+              acknowledgedByKey.set(sent.key, parsed.transfer.id);
+              acknowledgedThisRound += 1;
+              if (acknowledgedThisRound >= killAfter && !serverKilled) {
+                serverKilled = true;
+                killGroup(runningServer, "SIGKILL");
+                log(`round ${round}: SIGKILL sent after ${acknowledgedThisRound} acknowledged transfers, requests in flight`);
+              }
+            } else {
+              unanswered.push(sent);
+              unexpectedAnswers.push(`${answer.status} ${answer.body.slice(0, 200)}`);
             }
-          } else {
+          } catch {
+            // The connection died with the server: the outcome of this request is unknown to the client.
             unanswered.push(sent);
-            unexpectedAnswers.push(`${answer.status} ${answer.body.slice(0, 200)}`);
           }
-        } catch {
-          // The connection died with the server: the outcome of this request is unknown to the client.
-          unanswered.push(sent);
         }
       }
-    }
-    await Promise.all(Array.from({ length: concurrentClients }, () => client()));
-    if (!serverKilled) {
-      serverKilled = true;
-      killGroup(server, "SIGKILL");
-      log(`SIGKILL sent after the load time, with ${acknowledgedByKey.size} acknowledged transfers`);
-    }
-    await exited(server);
-    check(server.signalCode === "SIGKILL", "the server died of SIGKILL (no graceful shutdown)");
-    check(unexpectedAnswers.length === 0, `no answer other than 201/202 before the crash (${unexpectedAnswers.slice(0, 3).join("; ")})`);
-    check(acknowledgedByKey.size > 0, `transfers were acknowledged before the crash (${acknowledgedByKey.size})`);
-    log(`${sentByKey.size} sent, ${acknowledgedByKey.size} acknowledged, ${unanswered.length} without an answer`);
+      await Promise.all(Array.from({ length: concurrentClients }, () => client()));
+      if (!serverKilled) {
+        serverKilled = true;
+        killGroup(server, "SIGKILL");
+        log(`round ${round}: SIGKILL sent after the load time, with ${acknowledgedThisRound} acknowledged transfers`);
+      }
+      await exited(server);
+      check(server.signalCode === "SIGKILL", `round ${round}: the server died of SIGKILL (no graceful shutdown)`);
+      check(unexpectedAnswers.length === 0, `round ${round}: no answer other than 201/202 before the crash (${unexpectedAnswers.slice(0, 3).join("; ")})`);
+      check(acknowledgedThisRound > 0, `round ${round}: transfers were acknowledged before the crash (${acknowledgedThisRound})`);
+      log(`round ${round}: ${sentByKey.size} sent so far, ${acknowledgedByKey.size} acknowledged, ${unanswered.length} without an answer this round`);
 
-    server = startServer();
-    await waitForHealth(server);
-    log("server restarted");
+      server = startServer();
+      await waitForHealth(server);
+      log(`round ${round}: server restarted`);
 
-    // 1. Every acknowledged transfer is posted, with its two entries summing to zero.
-    const acknowledgedIds = [...acknowledgedByKey.values()];
-    const acknowledgedRows = await sql<{ id: string; status: string; idempotency_key: string; entries: string; entry_sum: string; amount_minor: string }[]>`
-      select t.id, t.status, t.idempotency_key, count(e.id)::text as entries,
-             coalesce(sum(e.amount_minor), 0)::text as entry_sum, t.amount_minor::text as amount_minor
-      from transfers t left join ledger_entries e on e.transfer_id = t.id
-      where t.id = any(${acknowledgedIds}::uuid[]) group by t.id`;
-    check(acknowledgedRows.length === acknowledgedIds.length, `all ${acknowledgedIds.length} acknowledged transfers exist after the restart (found ${acknowledgedRows.length})`);
-    const badAcknowledged = acknowledgedRows.filter((row) => {
-      const sent = sentByKey.get(row.idempotency_key);
-      return (
-        row.status !== "posted" ||
-        row.entries !== "2" ||
-        row.entry_sum !== "0" ||
-        sent === undefined ||
-        BigInt(row.amount_minor) !== sent.amountMinor ||
-        acknowledgedByKey.get(row.idempotency_key) !== row.id
+      // 1. Every acknowledged transfer is posted, with its two entries summing to zero.
+      const acknowledgedIds = [...acknowledgedByKey.values()];
+      const acknowledgedRows = await sql<{ id: string; status: string; idempotency_key: string; entries: string; entry_sum: string; amount_minor: string }[]>`
+        select t.id, t.status, t.idempotency_key, count(e.id)::text as entries,
+               coalesce(sum(e.amount_minor), 0)::text as entry_sum, t.amount_minor::text as amount_minor
+        from transfers t left join ledger_entries e on e.transfer_id = t.id
+        where t.id = any(${acknowledgedIds}::uuid[]) group by t.id`;
+      check(acknowledgedRows.length === acknowledgedIds.length, `round ${round}: all ${acknowledgedIds.length} acknowledged transfers exist after the restart (found ${acknowledgedRows.length})`);
+      const badAcknowledged = acknowledgedRows.filter((row) => {
+        const sent = sentByKey.get(row.idempotency_key);
+        return (
+          row.status !== "posted" ||
+          row.entries !== "2" ||
+          row.entry_sum !== "0" ||
+          sent === undefined ||
+          BigInt(row.amount_minor) !== sent.amountMinor ||
+          acknowledgedByKey.get(row.idempotency_key) !== row.id
+        );
+      });
+      check(badAcknowledged.length === 0, `round ${round}: each acknowledged transfer is posted with two entries summing to zero, its key and amount as sent (${badAcknowledged.length} not)`);
+
+      await checkInvariants(sql, `round ${round}, after the restart`);
+
+      // 2. Requests whose answer was lost: some may have committed before the kill (the client cannot know). Each
+      // is retried with its key and body and must move money exactly once: replayed if it committed, posted if not.
+      const unansweredKeys = unanswered.map((sent) => sent.key);
+      const [committedUnanswered] = await sql<{ count: string }[]>`
+        select count(*)::text as count from transfers where idempotency_key = any(${unansweredKeys}::text[])`;
+      log(`round ${round}: ${committedUnanswered?.count ?? "?"} of the ${unanswered.length} unanswered requests had committed before the kill`);
+      const retried = unanswered.slice(0, 60);
+      let replayedCount = 0;
+      let postedNowCount = 0;
+      const retryProblems: string[] = [];
+      for (const sent of retried) {
+        const first = await postTransfer(session.cookieHeader, sent);
+        const second = await postTransfer(session.cookieHeader, sent);
+        if (first.status !== 201 || second.status !== 201) {
+          retryProblems.push(`${sent.key}: ${first.status}/${second.status}`);
+          continue;
+        }
+        const firstId = (JSON.parse(first.body) as { transfer: { id: string } }).transfer.id;
+        const secondId = (JSON.parse(second.body) as { transfer: { id: string } }).transfer.id;
+        if (first.headers["idempotent-replayed"] === "true") replayedCount += 1;
+        else postedNowCount += 1;
+        if (secondId !== firstId || second.headers["idempotent-replayed"] !== "true") {
+          retryProblems.push(`${sent.key}: the second retry was not a replay of the first`);
+        }
+      }
+      check(retryProblems.length === 0, `round ${round}: retried ${retried.length} unanswered requests: ${replayedCount} had committed before the crash (replayed), ${postedNowCount} posted now; problems: ${retryProblems.slice(0, 3).join("; ") || "none"}`);
+      const retriedKeys = retried.map((sent) => sent.key);
+      const perKey = await sql<{ idempotency_key: string; transfers: string }[]>`
+        select idempotency_key, count(*)::text as transfers from transfers
+        where initiated_by = ${owner.owner_id}::uuid and idempotency_key = any(${retriedKeys}::text[])
+        group by idempotency_key`;
+      check(
+        perKey.length === retriedKeys.length && perKey.every((row) => row.transfers === "1"),
+        `round ${round}: each retried key has exactly one transfer in the ledger`,
       );
-    });
-    check(badAcknowledged.length === 0, `each acknowledged transfer is posted with two entries summing to zero, its key and amount as sent (${badAcknowledged.length} not)`);
+      const allKeys = [...sentByKey.keys()];
+      const [duplicates] = await sql<{ count: string }[]>`
+        select count(*)::text as count from (
+          select idempotency_key from transfers where idempotency_key = any(${allKeys}::text[])
+          group by initiated_by, idempotency_key having count(*) > 1) as duplicated`;
+      check(duplicates?.count === "0", `round ${round}: no idempotency key produced two transfers`);
 
-    await checkInvariants(sql, "after the restart");
-
-    // 2. Requests whose answer was lost: some may have committed before the kill (the client cannot know). Each
-    // is retried with its key and body and must move money exactly once: replayed if it committed, posted if not.
-    const unansweredKeys = unanswered.map((sent) => sent.key);
-    const [committedUnanswered] = await sql<{ count: string }[]>`
-      select count(*)::text as count from transfers where idempotency_key = any(${unansweredKeys}::text[])`;
-    log(`${committedUnanswered?.count ?? "?"} of the ${unanswered.length} unanswered requests had committed before the kill`);
-    const retried = unanswered.slice(0, 60);
-    let replayedCount = 0;
-    let postedNowCount = 0;
-    const retryProblems: string[] = [];
-    for (const sent of retried) {
-      const first = await postTransfer(session.cookieHeader, sent);
-      const second = await postTransfer(session.cookieHeader, sent);
-      if (first.status !== 201 || second.status !== 201) {
-        retryProblems.push(`${sent.key}: ${first.status}/${second.status}`);
-        continue;
-      }
-      const firstId = (JSON.parse(first.body) as { transfer: { id: string } }).transfer.id;
-      const secondId = (JSON.parse(second.body) as { transfer: { id: string } }).transfer.id;
-      if (first.headers["idempotent-replayed"] === "true") replayedCount += 1;
-      else postedNowCount += 1;
-      if (secondId !== firstId || second.headers["idempotent-replayed"] !== "true") {
-        retryProblems.push(`${sent.key}: the second retry was not a replay of the first`);
-      }
+      await checkInvariants(sql, `round ${round}, after the retries`);
     }
-    check(retryProblems.length === 0, `retried ${retried.length} unanswered requests: ${replayedCount} had committed before the crash (replayed), ${postedNowCount} posted now; problems: ${retryProblems.slice(0, 3).join("; ") || "none"}`);
-    const retriedKeys = retried.map((sent) => sent.key);
-    const perKey = await sql<{ idempotency_key: string; transfers: string }[]>`
-      select idempotency_key, count(*)::text as transfers from transfers
-      where initiated_by = ${owner.owner_id}::uuid and idempotency_key = any(${retriedKeys}::text[])
-      group by idempotency_key`;
-    check(
-      perKey.length === retriedKeys.length && perKey.every((row) => row.transfers === "1"),
-      "each retried key has exactly one transfer in the ledger",
-    );
-    const allKeys = [...sentByKey.keys()];
-    const [duplicates] = await sql<{ count: string }[]>`
-      select count(*)::text as count from (
-        select idempotency_key from transfers where idempotency_key = any(${allKeys}::text[])
-        group by initiated_by, idempotency_key having count(*) > 1) as duplicated`;
-    check(duplicates?.count === "0", "no idempotency key produced two transfers");
-
-    await checkInvariants(sql, "after the retries");
   } finally {
     if (server) {
       killGroup(server, "SIGTERM");
