@@ -1,7 +1,7 @@
 /**
  * Crash test of the ledger (issue 6): with the real built server under transfer load, `kill -9` it, start it
  * again, and check that every transfer that was acknowledged with success is in the ledger and that the
- * invariants hold. Then retry requests whose answer was lost in the crash, with their original keys, and check
+ * invariants hold. This is done CRASH_ROUNDS times (default 3) on the same ledger, each kill at a random point. Then retry requests whose answer was lost in the crash, with their original keys, and check
  * that each moved money exactly once (replayed if it had committed, posted now if it had not).
  *
  * A standalone script rather than a Vitest project, because it needs the production build (`next build`) and
