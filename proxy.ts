@@ -52,6 +52,7 @@ const publicPathPrefixes = [
   "/reset-password",
   "/verify-email",
   "/dev/mailbox",
+  "/docs",
   "/api/",
 ];
 
