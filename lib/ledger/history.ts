@@ -76,8 +76,11 @@ export const incomingFromCustomerLabel = "Payment received";
  * scan budget in one request, handing back a cursor that continues the search. This bounds the work (and
  * the decryptions) one request can cause, however rare the text is in a long history.
  */
-const textSearchBatchSize = 100;
-const textSearchScanBudget = 1_000;
+export interface TextSearchScan {
+  batchSize: number;
+  budgetRows: number;
+}
+const defaultTextSearchScan: TextSearchScan = { batchSize: 100, budgetRows: 1_000 };
 
 const counterpartyAccounts = alias(accounts, "counterparty_accounts");
 
@@ -255,13 +258,18 @@ function matchesText(entry: HistoryEntry, needle: string): boolean {
  * Keyset pagination on the sequence means that entries posted while someone pages through their history
  * never shift the pages: new entries have larger sequences and only ever appear on the first page.
  */
-export async function listAccountHistory(actor: CustomerActor, query: HistoryQuery): Promise<HistoryPage> {
+export async function listAccountHistory(
+  actor: CustomerActor,
+  query: HistoryQuery,
+  // Only tests pass smaller numbers, to reach the budget without posting thousands of transfers.
+  textSearchScan: TextSearchScan = defaultTextSearchScan,
+): Promise<HistoryPage> {
   if (actor.kind !== "customer") throw new BankError("not_found");
   if (query.accountId !== undefined) await requireOwnedAccount(actor, query.accountId);
 
   const baseConditions = filterConditions(query);
   const needle = query.text === undefined ? null : normaliseForSearch(query.text);
-  const batchSize = needle === null ? query.pageSize + 1 : textSearchBatchSize;
+  const batchSize = needle === null ? query.pageSize + 1 : textSearchScan.batchSize;
   const entries: HistoryEntry[] = [];
   let lastEntrySequence: bigint | undefined;
   let beforeSequence = query.beforeSequence;
@@ -292,7 +300,7 @@ export async function listAccountHistory(actor: CustomerActor, query: HistoryQue
       return { entries, nextCursor: null, searchStoppedEarly: false };
     }
     beforeSequence = lastRowOfBatch.sequence;
-    if (needle !== null && scannedRows >= textSearchScanBudget) {
+    if (needle !== null && scannedRows >= textSearchScan.budgetRows) {
       return { entries, nextCursor: encodeHistoryCursor(beforeSequence), searchStoppedEarly: true };
     }
   }
