@@ -69,6 +69,7 @@ export interface PendingTransfer {
 
 export const bankCounterpartyLabel = "Harbour Bank";
 export const incomingFromCustomerLabel = "Payment received";
+export const reversedPaymentLabel = "Reversed payment";
 
 /**
  * A text search decrypts every entry it looks at (memos and payee names are encrypted, so the database
@@ -155,10 +156,10 @@ async function counterpartyLabel(actor: CustomerActor, row: EntryRow): Promise<s
   if (row.counterpartyOwnerId === actor.userId && row.counterpartyNickname !== null) return row.counterpartyNickname;
   // The payee is the sender's record: only the customer who saved it sees its name.
   if (row.payeeId !== null && row.payeeNameCiphertext !== null && row.payeeOwnerId === actor.userId) {
-    const name = await decryptField(row.payeeNameCiphertext, payeeNameField(row.payeeId));
-    return row.transferKind === "reversal" ? `Reversal: ${name}` : name;
+    return decryptField(row.payeeNameCiphertext, payeeNameField(row.payeeId));
   }
-  if (row.transferKind === "reversal") return "Reversed payment";
+  // A reversal carries no payee or memo of its own (it points at the original transfer).
+  if (row.transferKind === "reversal") return reversedPaymentLabel;
   return row.amountMinor > 0n ? incomingFromCustomerLabel : "Payment sent";
 }
 

@@ -9,10 +9,12 @@ import { blindIndex, encryptField, normaliseEmail } from "@/lib/crypto";
 import {
   bankCounterpartyLabel,
   incomingFromCustomerLabel,
+  reversedPaymentLabel,
   listAccountHistory,
   listPendingTransfers,
   type HistoryEntry,
 } from "@/lib/ledger/history";
+import { reverseTransfer } from "@/lib/ledger/decide-transfers";
 import { historyCsvStream } from "@/lib/ledger/history-csv";
 import { postCustomerTransfer, transferConfirmationPayloadHash, type TransferringCustomer } from "@/lib/ledger/post-transfer";
 import { getMonthlyStatement, listStatementMonths } from "@/lib/ledger/statements";
@@ -251,6 +253,26 @@ describe("held payments", () => {
     expect(await listPendingTransfers(bob)).toHaveLength(0);
     const history = await allPages(query({ accountId: aliceSavings }));
     expect(history.some((entry) => entry.transferId === posted.transferId)).toBe(false);
+  });
+});
+
+describe("reversals", () => {
+  it("marks the original as reversed and shows the reversal to both customers without names", async () => {
+    const admin = await database().select({ id: users.id }).from(users).where(eq(users.role, "admin"));
+    const adminId = admin[0]?.id;
+    if (!adminId) throw new Error("no admin in the seed");
+    const paid = await postCustomerTransfer(alice, request({ fromAccountId: aliceChecking, to: { kind: "payee", payeeId: payeeBob }, amount: "3.00", memo: "Oops" }));
+    const reversal = await reverseTransfer({ kind: "staff", role: "admin", userId: adminId, ipAddress: null, userAgent: null }, paid.transferId, "sent in error");
+    const alicesView = await allPages(query({ accountId: aliceChecking }));
+    expect(alicesView.find((entry) => entry.transferId === paid.transferId)).toMatchObject({ transferStatus: "reversed", amountMinor: -300n, memo: "Oops" });
+    expect(alicesView.find((entry) => entry.transferId === reversal.reversalId)).toMatchObject({
+      transferKind: "reversal",
+      counterparty: reversedPaymentLabel,
+      amountMinor: 300n,
+    });
+    const bobsView = (await listAccountHistory(bob, parseHistoryQuery({ account: bobChecking }))).entries;
+    expect(bobsView.find((entry) => entry.transferId === reversal.reversalId)).toMatchObject({ counterparty: reversedPaymentLabel, amountMinor: -300n });
+    expect(bobsView.find((entry) => entry.transferId === paid.transferId)).toMatchObject({ counterparty: incomingFromCustomerLabel });
   });
 });
 
