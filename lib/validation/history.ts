@@ -242,3 +242,38 @@ export function historyQueryToSearchParams(query: HistoryQuery, options: { curso
 function minorToPlainText(amountMinor: bigint): string {
   return minorToDecimalString(amountMinor, bankCurrency);
 }
+
+/**
+ * The answer of `GET /api/v1/accounts/{id}/transactions`, for the OpenAPI document; the route handler's
+ * output is checked against it by type. Amounts are strings: minor units (`amountMinor`, signed, negative
+ * for money out) and the exact decimal (`amount`), because JSON numbers lose bigint precision.
+ */
+const minorUnitsText = z.string().regex(/^-?\d+$/).describe("An amount in minor units, as a string of digits.");
+// Two flat patterns rather than one with an optional group (see lib/money.ts on eslint's star-height rule).
+const decimalText = z
+  .union([z.string().regex(/^-?\d+$/), z.string().regex(/^-?\d+\.\d+$/)])
+  .describe("The same amount as an exact decimal string.");
+
+export const accountTransactionSchema = z.object({
+  id: z.uuid(),
+  postedAt: z.iso.datetime(),
+  direction: z.enum(["in", "out"]),
+  amountMinor: minorUnitsText,
+  amount: decimalText,
+  balanceAfterMinor: minorUnitsText,
+  balanceAfter: decimalText,
+  currency: z.string().regex(/^[A-Z]{3}$/),
+  counterparty: z.string().describe("The customer's own account nickname, their payee's name, \"Harbour Bank\" or \"Payment received\"."),
+  memo: z.string().nullable(),
+  transferId: z.uuid(),
+  transferKind: z.enum(["deposit", "internal", "external", "reversal"]),
+  transferStatus: z.enum(["posted", "held", "rejected", "reversed"]),
+});
+
+export const accountTransactionsResponseSchema = z.object({
+  transactions: z.array(accountTransactionSchema),
+  nextCursor: z.string().nullable().describe("Pass as `cursor` for the next (older) page; null at the end."),
+  searchStoppedEarly: z
+    .boolean()
+    .describe("A text search spent its scan budget before filling the page; continue with nextCursor."),
+});

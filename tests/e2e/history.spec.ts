@@ -1,6 +1,7 @@
 import crypto from "node:crypto";
 import fs from "node:fs";
 import { expect, test } from "@playwright/test";
+import { accountTransactionsResponseSchema } from "../../lib/validation/history";
 import { demoSignIn } from "./demo-credentials";
 import { signInAs } from "./sign-in-helpers";
 
@@ -71,7 +72,8 @@ test("a customer sees, filters and exports their history, opens a statement, and
   // The JSON API: amounts as strings of minor units, 404 problem+json for an account that is not hers.
   const api = await page.request.get(`/api/v1/accounts/${accountId}/transactions?limit=1`);
   expect(api.status()).toBe(200);
-  const body = (await api.json()) as { transactions: Array<{ amountMinor: string; counterparty: string }>; nextCursor: string | null };
+  // The answer has exactly the shape the OpenAPI document publishes.
+  const body = accountTransactionsResponseSchema.parse(await api.json());
   expect(body.transactions).toHaveLength(1);
   expect(body.transactions[0]?.amountMinor).toMatch(/^\d+$/);
   expect(body.transactions[0]?.counterparty).toBe("Harbour Bank");

@@ -7,6 +7,8 @@ import { listAccountHistory, type HistoryEntry } from "@/lib/ledger/history";
 import { minorToDecimalString } from "@/lib/money";
 import {
   accountTransactionsQuerySchema,
+  type accountTransactionSchema,
+  type accountTransactionsResponseSchema,
   parseWithFieldErrors,
   searchParamsToQueryInput,
 } from "@/lib/validation/history";
@@ -14,7 +16,7 @@ import {
 export const dynamic = "force-dynamic";
 
 /** One entry as JSON: amounts as strings of minor units (JSON numbers lose bigint precision) and as decimals. */
-function entryJson(entry: HistoryEntry) {
+function entryJson(entry: HistoryEntry): z.input<typeof accountTransactionSchema> {
   return {
     id: entry.id,
     postedAt: entry.postedAt.toISOString(),
@@ -44,11 +46,12 @@ export async function GET(request: NextRequest, context: { params: Promise<{ acc
     if (!z.uuid().safeParse(accountId).success) throw new BankError("not_found");
     const query = parseWithFieldErrors(accountTransactionsQuerySchema, searchParamsToQueryInput(request.nextUrl.searchParams));
     const page = await listAccountHistory(actor, { ...query, accountId });
-    return jsonResponse({
+    const body: z.input<typeof accountTransactionsResponseSchema> = {
       transactions: page.entries.map(entryJson),
       nextCursor: page.nextCursor,
       searchStoppedEarly: page.searchStoppedEarly,
-    });
+    };
+    return jsonResponse(body);
   } catch (error) {
     return problemResponse(error);
   }
