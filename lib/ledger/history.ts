@@ -253,7 +253,7 @@ function matchesText(entry: HistoryEntry, needle: string): boolean {
  * Without a text search the page is one indexed query of `pageSize + 1` rows (the extra row says whether an
  * older page exists). With a text search, rows are read and decrypted in batches until the page is full or
  * the scan budget is spent; in the second case the answer carries the cursor of the last row looked at and
- * `searchStoppedEarly`, and the caller continues from there ("Search older entries"). A page can then be
+ * `searchStoppedEarly`, and the caller continues from there (the page's "Search older transactions" link). A page can then be
  * short or even empty while older matches still exist.
  *
  * Keyset pagination on the sequence means that entries posted while someone pages through their history
