@@ -4,6 +4,7 @@ import { z } from "zod";
 import { action } from "@/lib/action";
 import { confirmStepUp as confirmStepUpForPayload } from "@/lib/auth/step-up";
 import { stepUpOperationHash, stepUpOperationNames } from "@/lib/auth/step-up-operations";
+import { BankError } from "@/lib/errors";
 import { strictObject } from "@/lib/validation/fields";
 
 /**
@@ -14,9 +15,21 @@ import { strictObject } from "@/lib/validation/fields";
  * answers `unauthenticated`. Used by app/components/step-up-prompt.tsx.
  */
 export const confirmStepUp = action(
-  strictObject({ code: z.string({ error: "Enter the 6-digit code." }).trim().max(16), operation: z.enum(stepUpOperationNames) }),
+  strictObject({
+    code: z.string({ error: "Enter the 6-digit code." }).trim().max(16),
+    operation: z.enum(stepUpOperationNames),
+    // The operation's own input as JSON (for example the payee being saved); the operation's payload builder
+    // parses it with the operation's schema, exactly as the operation itself will.
+    operationInput: z.string().max(4_096).optional(),
+  }),
   async (actor, input) => {
-    await confirmStepUpForPayload(actor, input.code, stepUpOperationHash(input.operation, actor));
+    let operationInput: unknown;
+    try {
+      operationInput = input.operationInput === undefined ? undefined : JSON.parse(input.operationInput);
+    } catch {
+      throw new BankError("invalid_input", { internalMessage: "step-up operation input is not JSON" });
+    }
+    await confirmStepUpForPayload(actor, input.code, stepUpOperationHash(input.operation, actor, operationInput));
     return null;
   },
 );

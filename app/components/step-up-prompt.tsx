@@ -43,9 +43,11 @@ interface StepUpPromptProps {
   onConfirmed: () => void;
   /** What the code is for, in words (for example "new recovery codes"). */
   purpose: string;
+  /** The operation's input, for operations whose payload is built from it (for example the payee being saved). */
+  operationInput?: Readonly<Record<string, string>>;
 }
 
-export function StepUpPrompt({ result, operation, confirmStepUp, onConfirmed, purpose }: StepUpPromptProps) {
+export function StepUpPrompt({ result, operation, confirmStepUp, onConfirmed, purpose, operationInput }: StepUpPromptProps) {
   const headingId = useId();
   const inputId = useId();
   const errorId = useId();
@@ -68,6 +70,7 @@ export function StepUpPrompt({ result, operation, confirmStepUp, onConfirmed, pu
     event.preventDefault();
     const formData = new FormData(event.currentTarget);
     formData.set("operation", operation);
+    if (operationInput) formData.set("operationInput", JSON.stringify(operationInput));
     startTransition(async () => {
       const outcome = await confirmStepUp(null, formData);
       if (outcome.ok) {

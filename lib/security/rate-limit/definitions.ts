@@ -14,6 +14,7 @@ export const rateLimitNames = [
   "pageViews",
   "cspReports",
   "sessionStatus",
+  "payeeLookups",
 ] as const;
 
 export type RateLimitName = (typeof rateLimitNames)[number];
@@ -32,7 +33,9 @@ export interface RateLimitDefinition {
   whenUnavailable: "closed" | "open";
 }
 
-export function rateLimitDefinitions(configuration: Pick<Environment, "rateLimits">): Record<RateLimitName, RateLimitDefinition> {
+export function rateLimitDefinitions(
+  configuration: Pick<Environment, "rateLimits"> & Partial<Pick<Environment, "payeeLookupsPerDay">>,
+): Record<RateLimitName, RateLimitDefinition> {
   const limits = configuration.rateLimits;
   return {
     apiHourly: { limit: limits.apiPerHour, windowSeconds: 3_600, whenUnavailable: "closed" },
@@ -45,5 +48,8 @@ export function rateLimitDefinitions(configuration: Pick<Environment, "rateLimit
     // The timeout dialog asks for the session's status every 15 seconds in every open tab (240 an hour per tab),
     // which would eat the page-view budget; it reads one row and changes nothing, so it fails open like pages.
     sessionStatus: { limit: limits.sessionStatusPerHour, windowSeconds: 3_600, whenUnavailable: "open" },
+    // Confirmation of payee reveals the name on an account for a close match, so lookups are counted per
+    // customer (keyed by user id) over a sliding day, and fail closed: no limiter, no name lookups.
+    payeeLookups: { limit: configuration.payeeLookupsPerDay ?? 20, windowSeconds: 86_400, whenUnavailable: "closed" },
   };
 }

@@ -13,7 +13,7 @@ export { clientKeyForIp } from "@/lib/security/rate-limit/client-key";
 export { rateLimitDefinitions, type RateLimitName } from "@/lib/security/rate-limit/definitions";
 export { RateLimiterUnavailableError, type RateLimitDecision } from "@/lib/security/rate-limit/types";
 
-type LimiterConfiguration = Pick<Environment, "rateLimits" | "redisUrl">;
+type LimiterConfiguration = Pick<Environment, "rateLimits" | "redisUrl"> & Partial<Pick<Environment, "payeeLookupsPerDay">>;
 
 const globalForLimiters = globalThis as typeof globalThis & {
   bankRateLimiters?: Map<string, RateLimiter>;
