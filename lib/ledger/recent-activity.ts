@@ -1,5 +1,5 @@
 import "server-only";
-import { and, desc, eq, inArray, or } from "drizzle-orm";
+import { and, desc, eq, inArray, or, sql } from "drizzle-orm";
 import { alias } from "drizzle-orm/pg-core";
 import { database } from "@/db/client";
 import { accounts, payees, transfers } from "@/db/schema";
@@ -95,7 +95,8 @@ export async function listRecentActivity(actor: CustomerActor, limit = defaultRe
         and(inArray(transfers.creditAccountId, ownedAccountIds), inArray(transfers.status, ["posted", "reversed"])),
       ),
     )
-    .orderBy(desc(transfers.createdAt), desc(transfers.id))
+    // Ordered by when the money moved, which is what the line shows: a held payment approved later moves then.
+    .orderBy(desc(sql`coalesce(${transfers.postedAt}, ${transfers.createdAt})`), desc(transfers.createdAt), desc(transfers.id))
     .limit(boundedLimit);
 
   return Promise.all(
