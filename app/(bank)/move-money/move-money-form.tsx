@@ -50,6 +50,18 @@ function newIdempotencyKey(): string {
   return crypto.randomUUID();
 }
 
+/**
+ * Clearer words for two refusals on this page: the generic "not found" does not say what to do, and an
+ * idempotency conflict means an earlier send of this attempt may have gone through with other details.
+ */
+function messageFor(failure: Extract<Outcome, { ok: false }>): string {
+  if (failure.code === "not_found") return "That account or payee is not available. Reload the page and choose again.";
+  if (failure.code === "idempotency_conflict") {
+    return "A payment for this attempt was already made with different details. Check your recent activity before sending again.";
+  }
+  return failure.message;
+}
+
 function destinationOf(value: string): TransferRequestInput["to"] | null {
   const [kind, id] = value.split(":");
   if (!id) return null;
@@ -283,7 +295,7 @@ export function MoveMoneyForm({ accounts, payees, moveMoney, confirmStepUp }: Mo
         <FieldErrorList id={ids.errors} messages={formMessages} />
         {failure && !isStepUpRequired(failure) ? (
           <p className="alert" role="alert" data-testid="move-money-error">
-            {failure.message}
+            {messageFor(failure)}
           </p>
         ) : null}
         <button className="button" type="submit" disabled={pending}>
