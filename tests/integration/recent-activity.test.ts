@@ -6,12 +6,14 @@ import { seedDemoData } from "@/db/seed-demo-data";
 import type { StaffActor } from "@/lib/auth/actor";
 import { confirmStepUp } from "@/lib/auth/step-up";
 import { stepUpOperationHash } from "@/lib/auth/step-up-operations";
+import { moveMoney } from "@/lib/ledger/move-money";
 import { postCustomerTransfer } from "@/lib/ledger/post-transfer";
 import { bankDisplayName, listRecentActivity, type ActivityItem } from "@/lib/ledger/recent-activity";
 import { parseTransferRequest, type TransferRequestInput } from "@/lib/validation/transfer";
 import { useIntegrationEnvironment } from "../helpers/integration-environment";
 import {
   authenticatorCode,
+  balancesOf,
   demoCustomer,
   openSession,
   savePayee,
@@ -55,8 +57,20 @@ beforeAll(async () => {
   );
   const large = input({ fromAccountId: alice.savingsId, to: { kind: "payee", payeeId: bobAsPayee }, amount: "3000.00", memo: "Car" });
   await confirmStepUp(aliceActor, await authenticatorCode(alice), stepUpOperationHash("transfer", aliceActor, large));
-  const held = await postCustomerTransfer(aliceActor, parseTransferRequest(large));
-  expect(held.status).toBe("held");
+  const savingsBefore = await balancesOf(alice.savingsId);
+  const savingsAvailableBefore = savingsBefore.availableMinor;
+  // Through the page's own use case, whose receipt the confirmation screen shows.
+  const held = await moveMoney(aliceActor, parseTransferRequest(large));
+  expect(held).toMatchObject({
+    status: "held",
+    replayed: false,
+    amountMinor: 300_000n,
+    fromNickname: "Rainy day",
+    toLabel: "Bob B (flatmate)",
+    fromAvailableMinor: savingsAvailableBefore - 300_000n,
+  });
+  // Held: out of the available balance at once, still in the posted balance until staff decide.
+  expect((await balancesOf(alice.savingsId)).balanceMinor).toBe(savingsBefore.balanceMinor);
   // Bob: a move between his own accounts, which Alice must never see.
   await postCustomerTransfer(
     bobActor,
