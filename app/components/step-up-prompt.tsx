@@ -38,16 +38,19 @@ interface StepUpPromptProps {
   result: ActionResult<unknown> | null;
   /** Which operation the code is for; the server turns it into the payload the confirmation is bound to. */
   operation: StepUpOperationName;
+  /**
+   * For operations bound to one request (a transfer): the very input the protected action was sent. The server
+   * computes the payload from it with the operation's own parsing, so the code confirms exactly that request.
+   */
+  operationInput?: Record<string, unknown>;
   confirmStepUp: ConfirmStepUpAction;
   /** Runs after a confirmed code: retry the original action here. */
   onConfirmed: () => void;
   /** What the code is for, in words (for example "new recovery codes"). */
   purpose: string;
-  /** The operation's input, for operations whose payload is built from it (for example the payee being saved). */
-  operationInput?: Readonly<Record<string, string>>;
 }
 
-export function StepUpPrompt({ result, operation, confirmStepUp, onConfirmed, purpose, operationInput }: StepUpPromptProps) {
+export function StepUpPrompt({ result, operation, operationInput, confirmStepUp, onConfirmed, purpose }: StepUpPromptProps) {
   const headingId = useId();
   const inputId = useId();
   const errorId = useId();
@@ -70,7 +73,8 @@ export function StepUpPrompt({ result, operation, confirmStepUp, onConfirmed, pu
     event.preventDefault();
     const formData = new FormData(event.currentTarget);
     formData.set("operation", operation);
-    if (operationInput) formData.set("operationInput", JSON.stringify(operationInput));
+    // Sent as JSON text: the input may be nested (a transfer's destination), and forms are flat.
+    if (operationInput !== undefined) formData.set("input", JSON.stringify(operationInput));
     startTransition(async () => {
       const outcome = await confirmStepUp(null, formData);
       if (outcome.ok) {

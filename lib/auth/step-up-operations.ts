@@ -1,8 +1,10 @@
 import "server-only";
 import type { SessionActor } from "@/lib/auth/actor";
 import { stepUpPayloadHash } from "@/lib/auth/step-up";
+import { transferConfirmationPayloadHash } from "@/lib/ledger/post-transfer";
 import { BankError } from "@/lib/errors";
 import { payeeDetailsSchema } from "@/lib/validation/payee";
+import { parseTransferRequest } from "@/lib/validation/transfer";
 
 /**
  * The operations that ask for a payload-bound step-up (lib/auth/step-up.ts `requireStepUpForPayload`), each
@@ -11,45 +13,43 @@ import { payeeDetailsSchema } from "@/lib/validation/payee";
  * browser names the operation, types the code, and the server decides what exactly that code authorises.
  *
  * To protect a new operation (a payee, a transfer, a staff action):
- * 1. add its name and payload builder here (put every field that must not change between confirmation and
- *    execution into the payload, for example the accounts and the amount of a transfer);
+ * 1. add its name and payload hash builder here (put every field that must not change between confirmation and
+ *    execution into the payload, for example the accounts and the amount of a transfer); a builder receives the
+ *    operation's input as the browser sent it (`unknown`) and must parse it with the operation's own schema, the
+ *    same parse the operation itself applies, so that what is confirmed is exactly what will be executed;
  * 2. in its data-layer function, call `requireStepUpForPayload(actor, stepUpOperationHash(name, actor, input))`
- *    before doing anything; without a confirmation it throws BankError("step_up_required"), which the action
- *    wrapper turns into `{ ok: false, code: "step_up_required" }`;
- * 3. in its client form, render `<StepUpPrompt>` (app/components/step-up-prompt.tsx) with the action's result,
- *    which asks for a code, confirms it through the `confirmStepUp` server action and retries the action.
+ *    before doing anything (or, like transfers, check the same hash inside the operation's own transaction);
+ *    without a confirmation it throws BankError("step_up_required"), which the action wrapper turns into
+ *    `{ ok: false, code: "step_up_required" }`;
+ * 3. in its client form, render `<StepUpPrompt>` (app/components/step-up-prompt.tsx) with the action's result
+ *    (and `operationInput`, the very input the action was sent, when the operation has one), which asks for a
+ *    code, confirms it through the `confirmStepUp` server action and retries the action.
  */
-export const stepUpOperationNames = ["regenerate_recovery_codes", "save_payee"] as const;
+export const stepUpOperationNames = ["regenerate_recovery_codes", "save_payee", "transfer"] as const;
 export type StepUpOperationName = (typeof stepUpOperationNames)[number];
 
-/**
- * Builds an operation's payload from the actor and the operation's input. The input is whatever the browser
- * sent (to the confirmation and to the operation alike), so each builder parses it with the operation's own
- * schema: the same parse on both sides gives the same payload, and anything else gives another hash.
- */
-type PayloadBuilder = (actor: SessionActor, input: unknown) => Record<string, string>;
-
-function parseOperationInput<Output>(schema: { safeParse: (input: unknown) => { success: true; data: Output } | { success: false } }, input: unknown): Output {
-  const parsed = schema.safeParse(input);
-  if (!parsed.success) throw new BankError("invalid_input", { internalMessage: "step-up operation input does not parse" });
-  return parsed.data;
-}
-
-const payloadBuilders: Record<StepUpOperationName, PayloadBuilder> = {
+const payloadHashBuilders: Record<StepUpOperationName, (actor: SessionActor, input: unknown) => string> = {
   // Bound to the user as well as the session (confirmations are per session already): the code typed on this
-  // screen authorises one new set of recovery codes for this user and nothing else.
-  regenerate_recovery_codes: (actor) => ({ action: "regenerate_recovery_codes", userId: actor.userId }),
+  // screen authorises one new set of recovery codes for this user and nothing else. It has no input.
+  regenerate_recovery_codes: (actor) => stepUpPayloadHash({ action: "regenerate_recovery_codes", userId: actor.userId }),
   // Bound to the exact account number and name being saved: a code typed for one payee never saves another.
   save_payee: (actor, input) => {
-    const details = parseOperationInput(payeeDetailsSchema, input);
-    return { action: "save_payee", userId: actor.userId, accountNumber: details.accountNumber, name: details.name };
+    const parsed = payeeDetailsSchema.safeParse(input);
+    if (!parsed.success) throw new BankError("invalid_input", { internalMessage: "step-up operation input does not parse" });
+    return stepUpPayloadHash({
+      action: "save_payee",
+      userId: actor.userId,
+      accountNumber: parsed.data.accountNumber,
+      name: parsed.data.name,
+    });
   },
+  // PSD2 dynamic linking: amount, source, destination and idempotency key, parsed by the transfer's own schema
+  // and hashed by the ledger's own function, the one ledger_post_transfer compares against. A bad input throws
+  // BankError("invalid_input") with the same field messages the transfer itself would give.
+  transfer: (_actor, input) => transferConfirmationPayloadHash(parseTransferRequest(input)),
 };
 
-/**
- * The payload hash that a confirmation for `operation` by `actor` is bound to. `input` is the operation's
- * input as received (unparsed); operations bound to the user alone ignore it.
- */
+/** The payload hash that a confirmation for `operation` by `actor`, with the operation's `input`, is bound to. */
 export function stepUpOperationHash(operation: StepUpOperationName, actor: SessionActor, input?: unknown): string {
-  return stepUpPayloadHash(payloadBuilders[operation](actor, input));
+  return payloadHashBuilders[operation](actor, input);
 }

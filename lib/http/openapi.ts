@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { accountTransactionsQueryParametersSchema, accountTransactionsResponseSchema } from "@/lib/validation/history";
 import { sessionCookieName } from "@/lib/auth/cookie-names";
 import {
   accountListSchema,
@@ -19,12 +20,9 @@ import {
  */
 
 // ---------------------------------------------------------------------------------------------------------
-// TODO(merge, account history): the history helper adds `lib/validation/history.ts` with the query schema of
-// `GET /api/v1/accounts/{id}/transactions` (filters and cursor) and its answer schema. At merge, import them
-// here and assign them to these two constants; the path entry below then lists every query parameter and the
-// answer's shape. Until then the entry documents the path, its `id` parameter and its errors only.
-const accountHistoryQuerySchema: z.ZodObject | null = null;
-const accountHistoryAnswerSchema: z.ZodType | null = null;
+// The query and answer of `GET /api/v1/accounts/{id}/transactions`, shared with its route handler.
+const accountHistoryQuerySchema: z.ZodObject | null = accountTransactionsQueryParametersSchema;
+const accountHistoryAnswerSchema: z.ZodType | null = accountTransactionsResponseSchema;
 // ---------------------------------------------------------------------------------------------------------
 
 export type JsonSchema = Record<string, unknown>;
