@@ -242,6 +242,8 @@ run_tests() {
   if NODE_ENV=production npx --no-install next build; then
     log "End-to-end tests (Playwright with Debian's chromium, over HTTPS against the built app)"
     PLAYWRIGHT_JSON_OUTPUT_NAME="$results/playwright.json" npx --no-install playwright test --reporter=list,json || status=1
+    run_check "Crash test (kill -9 under transfer load, restart, ledger invariants)" \
+      npx --no-install tsx --conditions=react-server tests/crash/transfer-crash.ts
     log "Security suite (tests/security: attacks on the built app over HTTPS, with real Redis)"
     PLAYWRIGHT_JSON_OUTPUT_NAME="$results/security.json" npx --no-install playwright test -c playwright.security.config.ts \
       --reporter=list,json || status=1
