@@ -48,13 +48,8 @@ export type PostingOutcome = (typeof postingOutcomes)[number];
 export const decisionOutcomes = ["approved", "rejected", "reversed", "not_found", "not_held", "not_reversible", "account_unavailable", "insufficient_funds"] as const;
 export type DecisionOutcome = (typeof decisionOutcomes)[number];
 
-/**
- * A confirmation spent by a parallel request between this request's check and its spend: raised after the
- * transfer row was written, so the whole posting rolls back, and mapped to "confirm again".
- */
-export const confirmationRaceMessage = "ledger: confirmation was spent by a parallel request";
 
-const postTransferFunction = `
+const postTransferFunction = sql`
 CREATE FUNCTION ledger_post_transfer(
   p_transfer_id uuid,
   p_initiator_id uuid,
@@ -249,7 +244,7 @@ BEGIN
   IF needs_confirmation THEN
     UPDATE step_up_confirmations SET used_at = p_now WHERE id = confirmation_id AND used_at IS NULL;
     IF NOT FOUND THEN
-      RAISE EXCEPTION '${confirmationRaceMessage}' USING ERRCODE = 'serialization_failure';
+      RAISE EXCEPTION 'ledger: confirmation was spent by a parallel request' USING ERRCODE = 'serialization_failure';
     END IF;
   END IF;
 
@@ -288,7 +283,7 @@ $function$`;
  * reject releases the hold and gives the amount back to the day's limit. Who may decide (roles, four eyes)
  * is the back office's rule, checked in TypeScript before this is called; this function holds the money.
  */
-const decideHeldTransferFunction = `
+const decideHeldTransferFunction = sql`
 CREATE FUNCTION ledger_decide_held_transfer(
   p_transfer_id uuid,
   p_approve boolean,
@@ -368,7 +363,7 @@ $function$`;
  * A correction: a new transfer in the opposite direction that points at the original, which is marked
  * `reversed`. Nothing is edited in the ledger. The account that received the money must still hold it.
  */
-const reverseTransferFunction = `
+const reverseTransferFunction = sql`
 CREATE FUNCTION ledger_reverse_transfer(
   p_original_id uuid,
   p_reversal_id uuid,
@@ -437,7 +432,13 @@ BEGIN
 END;
 $function$`;
 
-const functionNames = ["ledger_post_transfer", "ledger_decide_held_transfer", "ledger_reverse_transfer"];
+// Every statement here is a constant sql`` template without placeholders: DDL takes no bound parameters, and
+// no value ever reaches these texts.
+const dropStatements = [
+  sql`DROP FUNCTION IF EXISTS ledger_post_transfer`,
+  sql`DROP FUNCTION IF EXISTS ledger_decide_held_transfer`,
+  sql`DROP FUNCTION IF EXISTS ledger_reverse_transfer`,
+];
 
 /**
  * Replaces the ledger's functions with the definitions above, in one transaction (drop and create, so that a
@@ -446,14 +447,9 @@ const functionNames = ["ledger_post_transfer", "ledger_decide_held_transfer", "l
  */
 export async function installLedgerDatabaseFunctions(handle: DatabaseHandle): Promise<void> {
   await handle.db.transaction(async (tx) => {
-    // DDL takes no bound parameters; every string here is a constant of this module, never a value.
-    for (const name of functionNames) {
-      // eslint-disable-next-line no-restricted-syntax -- constant DDL from this file, no value reaches it.
-      await tx.execute(sql.raw(`DROP FUNCTION IF EXISTS ${name}`));
-    }
+    for (const statement of dropStatements) await tx.execute(statement);
     for (const definition of [postTransferFunction, decideHeldTransferFunction, reverseTransferFunction]) {
-      // eslint-disable-next-line no-restricted-syntax -- constant DDL from this file, no value reaches it.
-      await tx.execute(sql.raw(definition));
+      await tx.execute(definition);
     }
     await ensureSystemAccounts(tx);
   });
