@@ -46,7 +46,7 @@ export default defineConfig({
       command:
         `rm -rf ${e2eDataDirectory} && DATA_DIR=${e2eDataDirectory} PORT=${e2ePort} HTTP_PORT=${e2eHttpPort} ` +
         `APP_ORIGIN=${origin} DATABASE_URL= REDIS_URL= RATE_LIMIT_SIGN_IN_PER_15_MINUTES=200 ` +
-        `RATE_LIMIT_REGISTRATION_PER_HOUR=200 RATE_LIMIT_PAGE_VIEWS_PER_HOUR=5000 RATE_LIMIT_API_PER_HOUR=2000 RATE_LIMIT_API_PER_DAY=5000 LOCKOUT_DURATION_SECONDS=${e2eLockoutSeconds} ./run.sh start`,
+        `RATE_LIMIT_REGISTRATION_PER_HOUR=200 RATE_LIMIT_PAGE_VIEWS_PER_HOUR=5000 RATE_LIMIT_API_PER_HOUR=2000 RATE_LIMIT_API_PER_DAY=5000 RATE_LIMIT_USER_ACTIONS_PER_HOUR=2000 LOCKOUT_DURATION_SECONDS=${e2eLockoutSeconds} ./run.sh start`,
       url: `${origin}/api/health`,
       ignoreHTTPSErrors: true,
       reuseExistingServer: false,

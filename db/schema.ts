@@ -250,6 +250,8 @@ export const transfers = pgTable(
       foreignColumns: [table.id],
     }),
     index("transfers_debit_account_id_index").on(table.debitAccountId, table.createdAt),
+    // The dashboard's recent activity and a transfer's ownership check look up money received by an account.
+    index("transfers_credit_account_id_index").on(table.creditAccountId, table.createdAt),
     // Posting asks "has this payee been paid before?" for a recently saved payee.
     index("transfers_payee_id_index").on(table.payeeId),
     index("transfers_status_index").on(table.status).where(sql`${table.status} = 'held'`),

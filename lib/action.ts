@@ -8,7 +8,7 @@ import { env } from "@/lib/env";
 import { BankError, type ErrorCode, type FieldErrors } from "@/lib/errors";
 import { logger } from "@/lib/logger";
 import { isSameOriginRequest } from "@/lib/security/origin";
-import { consumeRateLimit } from "@/lib/security/rate-limit";
+import { enforcePerUserLimit } from "@/lib/security/rate-limit/per-user";
 
 export type ActionResult<T> =
   | { ok: true; data: T }
@@ -60,18 +60,6 @@ async function assertSameOrigin(): Promise<void> {
 }
 
 /**
- * The per-user limit on state-changing actions. It fails closed: these actions move money and change
- * identity, and an attacker who can make Redis unreachable must not thereby switch the limit off.
- */
-async function enforceUserActionLimit(userId: string): Promise<void> {
-  const outcome = await consumeRateLimit(env(), "userActions", `user:${userId}`);
-  if (outcome.kind === "limited") throw new BankError("rate_limited");
-  if (outcome.kind === "unavailable") {
-    throw new BankError("unavailable", { internalMessage: "rate limiter unavailable for a user action" });
-  }
-}
-
-/**
  * Parses asynchronously, because some schemas have asynchronous refinements (the password policy loads zxcvbn
  * with a dynamic import); a synchronous parse would throw on them. Synchronous schemas parse the same way.
  */
@@ -95,7 +83,7 @@ export function action<Schema extends z.ZodType, Result>(
     runGuarded(async () => {
       await assertSameOrigin();
       const actor = await requireActor();
-      await enforceUserActionLimit(actor.userId);
+      await enforcePerUserLimit("userActions", actor.userId);
       return handler(actor, await parseInput(schema, input));
     });
 }

@@ -85,6 +85,7 @@ const rawSchema = z.object({
   RATE_LIMIT_PAGE_VIEWS_PER_HOUR: z.coerce.number().int().min(1).default(600),
   RATE_LIMIT_CSP_REPORTS_PER_HOUR: z.coerce.number().int().min(1).default(30),
   RATE_LIMIT_SESSION_STATUS_PER_HOUR: z.coerce.number().int().min(1).default(1_200),
+  RATE_LIMIT_HISTORY_EXPORTS_PER_HOUR: z.coerce.number().int().min(1).default(30),
   RATE_LIMIT_PREFIX: z
     .string()
     .regex(/^[A-Za-z0-9:_-]{1,64}$/, "RATE_LIMIT_PREFIX may hold letters, digits, ':', '_' and '-' only")
@@ -160,6 +161,7 @@ function finalise(raw: z.infer<typeof rawSchema>) {
       pageViewsPerHour: raw.RATE_LIMIT_PAGE_VIEWS_PER_HOUR,
       cspReportsPerHour: raw.RATE_LIMIT_CSP_REPORTS_PER_HOUR,
       sessionStatusPerHour: raw.RATE_LIMIT_SESSION_STATUS_PER_HOUR,
+      historyExportsPerHour: raw.RATE_LIMIT_HISTORY_EXPORTS_PER_HOUR,
     },
     demoCredentialsPath: path.join(/* turbopackIgnore: true */ dataDirectory, "demo-credentials.json"),
   };

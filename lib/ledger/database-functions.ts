@@ -383,13 +383,19 @@ DECLARE
   from_balance_after bigint;
   to_balance_after bigint;
 BEGIN
-  SELECT t.id, t.kind, t.status, t.debit_account_id, t.credit_account_id, t.amount_minor, t.currency
+  SELECT t.id, t.kind, t.status, t.initiated_by, t.debit_account_id, t.credit_account_id, t.amount_minor, t.currency,
+         t.created_at
     INTO original FROM transfers t WHERE t.id = p_original_id FOR UPDATE;
   IF NOT FOUND THEN
     RETURN QUERY SELECT 'not_found'::text, NULL::uuid, NULL::text; RETURN;
   END IF;
   IF original.status <> 'posted' OR original.kind = 'reversal' THEN
     RETURN QUERY SELECT 'not_reversible'::text, original.id, original.status::text; RETURN;
+  END IF;
+  -- Lock order, as everywhere: the transfer, then the sender's limits row (a payment to a payee counted against
+  -- their daily limit), then the accounts in id order.
+  IF original.kind = 'external' AND original.initiated_by IS NOT NULL THEN
+    PERFORM 1 FROM customer_limits cl WHERE cl.user_id = original.initiated_by FOR UPDATE;
   END IF;
   FOR locked IN
     SELECT a.id, a.kind, a.status, a.available_minor FROM accounts a
@@ -421,6 +427,12 @@ BEGIN
     (gen_random_uuid(), p_reversal_id, original.credit_account_id, -original.amount_minor, from_balance_after, p_now),
     (gen_random_uuid(), p_reversal_id, original.debit_account_id, original.amount_minor, to_balance_after, p_now);
   UPDATE transfers SET status = 'reversed' WHERE id = original.id;
+  -- Money that came back no longer counts against the day it was sent on (if that day is still running),
+  -- exactly as a rejected hold gives its amount back.
+  IF original.kind = 'external' AND original.initiated_by IS NOT NULL THEN
+    UPDATE customer_limits SET sent_on_day_minor = greatest(0, sent_on_day_minor - original.amount_minor)
+     WHERE user_id = original.initiated_by AND limit_day = (original.created_at AT TIME ZONE 'UTC')::date;
+  END IF;
 
   INSERT INTO audit_events (occurred_at, actor_id, actor_role, action, target_type, target_id, ip_address, user_agent, details)
   VALUES (p_now, p_actor_id, p_actor_role, 'ledger.transfer.reversed', 'transfer', original.id::text,

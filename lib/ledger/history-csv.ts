@@ -1,10 +1,13 @@
 import "server-only";
+import { database } from "@/db/client";
 import type { CustomerActor } from "@/lib/auth/actor";
+import { recordAuditEvent } from "@/lib/audit/record-audit-event";
 import { csvLine } from "@/lib/csv";
 import { assert } from "@/lib/errors";
 import { listAccountHistory, type HistoryEntry, type HistoryPage } from "@/lib/ledger/history";
 import { logger } from "@/lib/logger";
 import { minorToDecimalString } from "@/lib/money";
+import { enforcePerUserLimit } from "@/lib/security/rate-limit/per-user";
 import { decodeHistoryCursor, historyPageSizeMaximum, type HistoryQuery } from "@/lib/validation/history";
 
 export const historyCsvHeader = [
@@ -46,11 +49,31 @@ export function historyCsvCells(entry: HistoryEntry): string[] {
  * (never the whole history in memory). The first page is read before the stream is built, so that a refusal
  * (an account that is not the customer's) becomes a 404 answer instead of a broken download. Each further
  * page is read only when the consumer pulls, so a slow client holds back the database reads.
+ *
+ * An export is the bulk extraction a hijacked session would make, so it is counted against the customer's own
+ * hourly export limit and audited (which account, which kinds of filter; never the search text itself, which
+ * may hold a name).
  */
 export async function historyCsvStream(actor: CustomerActor, query: HistoryQuery): Promise<ReadableStream<Uint8Array>> {
+  await enforcePerUserLimit("historyExports", actor.userId, "You have exported your history many times this hour. Try again later.");
   // The export ignores the page's cursor and size: it always starts at the newest entry and reads large pages.
   const exportQuery: HistoryQuery = { ...query, beforeSequence: undefined, pageSize: historyPageSizeMaximum };
   const firstPage = await listAccountHistory(actor, exportQuery);
+  await recordAuditEvent(database(), {
+    actorId: actor.userId,
+    actorRole: actor.role,
+    action: "history.exported",
+    ...(query.accountId === undefined ? {} : { targetType: "account", targetId: query.accountId }),
+    ipAddress: actor.ipAddress,
+    userAgent: actor.userAgent,
+    details: {
+      format: "csv",
+      dateRange: query.fromDate !== undefined || query.toDate !== undefined,
+      amountRange: query.minimumAmountMinor !== undefined || query.maximumAmountMinor !== undefined,
+      direction: query.direction ?? "both",
+      textSearch: query.text !== undefined,
+    },
+  });
   const encoder = new TextEncoder();
   let pending: HistoryPage | null = firstPage;
   let headerWritten = false;

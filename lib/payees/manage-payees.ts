@@ -9,11 +9,10 @@ import { requireStepUpForPayload } from "@/lib/auth/step-up";
 import { stepUpOperationHash } from "@/lib/auth/step-up-operations";
 import { decryptField, encryptField } from "@/lib/crypto";
 import { isUniqueViolation } from "@/lib/database-errors";
-import { env } from "@/lib/env";
 import { BankError } from "@/lib/errors";
 import { payeeNameField } from "@/lib/payees/list-my-payees";
 import { compareNames, type PayeeMatchResult } from "@/lib/payees/name-match";
-import { consumeRateLimit } from "@/lib/security/rate-limit";
+import { enforcePerUserLimit } from "@/lib/security/rate-limit/per-user";
 import { type PayeeDetails, payeeDetailsSchema } from "@/lib/validation/payee";
 
 /**
@@ -85,15 +84,7 @@ async function findCandidate(queryable: Queryable, actor: CustomerActor, account
 }
 
 async function consumeLookup(actor: CustomerActor): Promise<void> {
-  const outcome = await consumeRateLimit(env(), "payeeLookups", `user:${actor.userId}`);
-  if (outcome.kind === "limited") {
-    throw new BankError("rate_limited", {
-      userMessage: "You have checked too many payee names today. Try again tomorrow.",
-    });
-  }
-  if (outcome.kind === "unavailable") {
-    throw new BankError("unavailable", { internalMessage: "rate limiter unavailable for a payee lookup" });
-  }
+  await enforcePerUserLimit("payeeLookups", actor.userId, "You have checked too many payee names today. Try again tomorrow.");
 }
 
 /**

@@ -3,8 +3,9 @@ import { and, asc, desc, eq, gte, inArray, lt } from "drizzle-orm";
 import { beforeAll, describe, expect, it } from "vitest";
 import { database, databaseHandle } from "@/db/client";
 import { applyMigrations } from "@/db/migrations";
-import { accounts, ledgerEntries, payees, sessions, stepUpConfirmations, users } from "@/db/schema";
+import { accounts, auditEvents, ledgerEntries, payees, sessions, stepUpConfirmations, users } from "@/db/schema";
 import { seedDemoData } from "@/db/seed-demo-data";
+import { env } from "@/lib/env";
 import { blindIndex, encryptField, normaliseEmail } from "@/lib/crypto";
 import {
   bankCounterpartyLabel,
@@ -333,5 +334,26 @@ describe("CSV export", () => {
     const text = await new Response(await historyCsvStream(alice, parseHistoryQuery({ account: aliceChecking, text: "hyperlink" }))).text();
     expect(text).toContain(`,"'=HYPERLINK(""https://evil.example"",""x"")",`);
     expect(text.split("\r\n").filter((line) => line !== "")).toHaveLength(2);
+  });
+
+  it("is audited without the search text, and counted against the customer's own hourly export limit", async () => {
+    const exportLimit = env().rateLimits.historyExportsPerHour;
+    await historyCsvStream(bob, parseHistoryQuery({ account: bobChecking, text: "rent for march" }));
+    const [audited] = await database()
+      .select()
+      .from(auditEvents)
+      .where(and(eq(auditEvents.actorId, bob.userId), eq(auditEvents.action, "history.exported")));
+    expect(audited).toMatchObject({ targetType: "account", targetId: bobChecking, details: { format: "csv", textSearch: true } });
+    expect(JSON.stringify(audited?.details)).not.toContain("rent");
+
+    for (let done = 1; done < exportLimit; done += 1) await historyCsvStream(bob, parseHistoryQuery({}));
+    await expect(historyCsvStream(bob, parseHistoryQuery({}))).rejects.toMatchObject({ code: "rate_limited" });
+    const exports = await database()
+      .select({ sequence: auditEvents.sequence })
+      .from(auditEvents)
+      .where(and(eq(auditEvents.actorId, bob.userId), eq(auditEvents.action, "history.exported")));
+    expect(exports).toHaveLength(exportLimit);
+    // Another customer's budget is their own.
+    await expect(historyCsvStream(alice, parseHistoryQuery({}))).resolves.toBeInstanceOf(ReadableStream);
   });
 });

@@ -5,10 +5,13 @@ import { database, databaseHandle } from "@/db/client";
 import { applyMigrations } from "@/db/migrations";
 import { customerLimits } from "@/db/schema";
 import { env } from "@/lib/env";
+import { assert } from "@/lib/errors";
+import { reverseTransfer } from "@/lib/ledger/decide-transfers";
 import { postCustomerTransfer } from "@/lib/ledger/post-transfer";
 import { parseTransferRequest } from "@/lib/validation/transfer";
 import { createTestCustomer, openFundedAccount, savePayee } from "../helpers/ledger-fixtures";
 import { useIntegrationEnvironment } from "../helpers/integration-environment";
+import { formatMinorPlain } from "../helpers/minor-text";
 
 useIntegrationEnvironment();
 
@@ -35,5 +38,40 @@ describe("the daily outgoing counter", () => {
     ).rejects.toMatchObject({ code: "limit_exceeded" });
     const [counter] = await database().select().from(customerLimits).where(eq(customerLimits.userId, sender.userId));
     expect(counter).toMatchObject({ limitDay: tomorrow, sentOnDayMinor: limits.dailyOutgoingMinor });
+  });
+
+  it("gives a reversed payment back to the day's limit, so the customer can send it again", async () => {
+    const limits = env().transferLimits;
+    const sender = await createTestCustomer("reversed");
+    const receiver = await createTestCustomer("reversed-receiver");
+    const source = await openFundedAccount(sender, 2n * limits.dailyOutgoingMinor);
+    const payee = await savePayee(sender, await openFundedAccount(receiver, 0n));
+    // Up to the confirmation threshold a payment to a payee saved days ago posts at once, without a code;
+    // enough of them fill the day's limit exactly.
+    const paymentMinor = limits.confirmationAboveMinor;
+    const payments = Number(limits.dailyOutgoingMinor / paymentMinor);
+    assert(limits.dailyOutgoingMinor % paymentMinor === 0n, "the limit is a whole number of payments");
+    const send = (amountMinor: bigint) =>
+      postCustomerTransfer(
+        sender,
+        parseTransferRequest({
+          idempotencyKey: crypto.randomUUID(),
+          memo: "",
+          fromAccountId: source,
+          to: { kind: "payee", payeeId: payee },
+          amount: formatMinorPlain(amountMinor),
+        }),
+      );
+    const sent = [];
+    for (let index = 0; index < payments; index += 1) sent.push(await send(paymentMinor));
+    await expect(send(100n)).rejects.toMatchObject({ code: "limit_exceeded" });
+
+    const first = sent[0];
+    if (!first) throw new Error("no payment was sent");
+    await reverseTransfer({ kind: "system", userId: null, role: "system", purpose: "test" }, first.transferId, "sent in error");
+    const [counter] = await database().select().from(customerLimits).where(eq(customerLimits.userId, sender.userId));
+    expect(counter?.sentOnDayMinor).toBe(limits.dailyOutgoingMinor - paymentMinor);
+    await expect(send(paymentMinor)).resolves.toMatchObject({ status: "posted" });
+    await expect(send(100n)).rejects.toMatchObject({ code: "limit_exceeded" });
   });
 });

@@ -32,6 +32,8 @@ describe("configured limits", () => {
     expect(definitions.registration.limit).toBe(5);
     expect(definitions.userActions.limit).toBe(120);
     expect(definitions.pageViews).toMatchObject({ limit: 600, whenUnavailable: "open" });
+    expect(definitions.historyExports).toEqual({ limit: 30, windowSeconds: 3_600, whenUnavailable: "closed" });
+    expect(definitions.payeeLookups).toEqual({ limit: 20, windowSeconds: 86_400, whenUnavailable: "closed" });
   });
 
   it("takes each limit from the environment", () => {

@@ -15,6 +15,7 @@ export const rateLimitNames = [
   "cspReports",
   "sessionStatus",
   "payeeLookups",
+  "historyExports",
 ] as const;
 
 export type RateLimitName = (typeof rateLimitNames)[number];
@@ -51,5 +52,9 @@ export function rateLimitDefinitions(
     // Confirmation of payee reveals the name on an account for a close match, so lookups are counted per
     // customer (keyed by user id) over a sliding day, and fail closed: no limiter, no name lookups.
     payeeLookups: { limit: configuration.payeeLookupsPerDay ?? 20, windowSeconds: 86_400, whenUnavailable: "closed" },
+    // A CSV export reads a whole history in one request: far more work, and far more data leaving the bank,
+    // than a page view. Counted per customer and failing closed, since bulk extraction is what a hijacked
+    // session would do with it.
+    historyExports: { limit: limits.historyExportsPerHour, windowSeconds: 3_600, whenUnavailable: "closed" },
   };
 }

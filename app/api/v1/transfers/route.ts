@@ -3,6 +3,7 @@ import { BankError } from "@/lib/errors";
 import { jsonResponse, problemResponse } from "@/lib/http/problem";
 import { readJsonBody } from "@/lib/http/read-json-body";
 import { requireSameOriginWrite } from "@/lib/http/require-same-origin";
+import { enforcePerUserLimit } from "@/lib/security/rate-limit/per-user";
 import { postCustomerTransfer } from "@/lib/ledger/post-transfer";
 import type { TransferRequest } from "@/lib/validation/transfer";
 import { idempotencyKeyField } from "@/lib/validation/transfer";
@@ -37,6 +38,8 @@ export async function POST(request: Request): Promise<Response> {
   try {
     requireSameOriginWrite(request);
     const actor = await requireCustomer();
+    // The same per-user budget as the server actions: an API client is not a way around it.
+    await enforcePerUserLimit("userActions", actor.userId);
     const idempotency = idempotencyKeyOf(request);
     if ("refusal" in idempotency) return idempotency.refusal;
     const body = await readJsonBody(request, transferApiBodySchema, { maxBytes: maximumBodyBytes });

@@ -3,6 +3,7 @@ import { confirmStepUp } from "@/lib/auth/step-up";
 import { problemResponse } from "@/lib/http/problem";
 import { readJsonBody } from "@/lib/http/read-json-body";
 import { requireSameOriginWrite } from "@/lib/http/require-same-origin";
+import { enforcePerUserLimit } from "@/lib/security/rate-limit/per-user";
 import { transferConfirmationPayloadHash } from "@/lib/ledger/post-transfer";
 import { transferConfirmationApiBodySchema } from "@/lib/validation/transfer-api";
 
@@ -20,6 +21,8 @@ export async function POST(request: Request): Promise<Response> {
   try {
     requireSameOriginWrite(request);
     const actor = await requireCustomer();
+    // The same per-user budget as the server actions: an API client is not a way around it.
+    await enforcePerUserLimit("userActions", actor.userId);
     const body = await readJsonBody(request, transferConfirmationApiBodySchema, { maxBytes: maximumBodyBytes });
     await confirmStepUp(actor, body.code, transferConfirmationPayloadHash(body.transfer));
     return new Response(null, { status: 204, headers: { "cache-control": "no-store" } });

@@ -1,0 +1,1 @@
+CREATE INDEX "transfers_credit_account_id_index" ON "transfers" USING btree ("credit_account_id","created_at");
