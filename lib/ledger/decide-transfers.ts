@@ -1,7 +1,6 @@
 import "server-only";
 import crypto from "node:crypto";
-import { sql } from "drizzle-orm";
-import { database, executeRows } from "@/db/client";
+import { databaseHandle } from "@/db/client";
 import type { StaffActor, SystemActor } from "@/lib/auth/actor";
 import { BankError, assert } from "@/lib/errors";
 import { decisionOutcomes, type DecisionOutcome } from "@/lib/ledger/database-functions";
@@ -58,6 +57,12 @@ function refusal(outcome: DecisionOutcome): BankError {
 
 type DecidingActor = StaffActor | SystemActor;
 
+// The ledger's decision calls: constant texts with placeholders, sent as prepared statements (every value bound).
+const decideStatement = `select outcome, transfer_id, transfer_status from ledger_decide_held_transfer(
+  $1::uuid, $2::boolean, $3::uuid, $4::text, $5::text, $6::timestamptz, $7::text, $8::text)`;
+const reverseStatement = `select outcome, transfer_id from ledger_reverse_transfer(
+  $1::uuid, $2::uuid, $3::uuid, $4::text, $5::text, $6::timestamptz, $7::text, $8::text)`;
+
 function assertMayDecide(actor: DecidingActor): void {
   if (actor.kind === "system") return;
   // Auditors read; only support and admin staff act on money (the back office narrows this further).
@@ -72,12 +77,16 @@ async function decide(actor: DecidingActor, transferId: string, approve: boolean
   assertMayDecide(actor);
   const context = contextOf(actor);
   const [row] = await withPostingRetries(() =>
-    executeRows<{ outcome: unknown; transfer_id: unknown; transfer_status: unknown }>(
-      database(),
-      sql`select outcome, transfer_id, transfer_status from ledger_decide_held_transfer(
-        ${transferId}::uuid, ${approve}, ${actor.userId}::uuid, ${actor.role}, ${cleanReason(reason)},
-        ${new Date().toISOString()}::timestamptz, ${context.ipAddress}, ${context.userAgent})`,
-    ),
+    databaseHandle().queryPrepared<{ outcome: unknown; transfer_id: unknown; transfer_status: unknown }>(decideStatement, [
+      transferId,
+      approve,
+      actor.userId,
+      actor.role,
+      cleanReason(reason),
+      new Date().toISOString(),
+      context.ipAddress,
+      context.userAgent,
+    ]),
   );
   assert(row !== undefined && isDecisionOutcome(row.outcome), "ledger_decide_held_transfer returned no outcome");
   if (row.outcome === "approved" || row.outcome === "rejected") {
@@ -102,12 +111,16 @@ export async function reverseTransfer(actor: DecidingActor, transferId: string, 
   const context = contextOf(actor);
   const reversalId = crypto.randomUUID();
   const [row] = await withPostingRetries(() =>
-    executeRows<{ outcome: unknown; transfer_id: unknown }>(
-      database(),
-      sql`select outcome, transfer_id from ledger_reverse_transfer(
-        ${transferId}::uuid, ${reversalId}::uuid, ${actor.userId}::uuid, ${actor.role}, ${cleanReason(reason)},
-        ${new Date().toISOString()}::timestamptz, ${context.ipAddress}, ${context.userAgent})`,
-    ),
+    databaseHandle().queryPrepared<{ outcome: unknown; transfer_id: unknown }>(reverseStatement, [
+      transferId,
+      reversalId,
+      actor.userId,
+      actor.role,
+      cleanReason(reason),
+      new Date().toISOString(),
+      context.ipAddress,
+      context.userAgent,
+    ]),
   );
   assert(row !== undefined && isDecisionOutcome(row.outcome), "ledger_reverse_transfer returned no outcome");
   if (row.outcome === "reversed") return { reversalId };

@@ -1,7 +1,6 @@
 import "server-only";
 import crypto from "node:crypto";
-import { sql } from "drizzle-orm";
-import { database, executeRows } from "@/db/client";
+import { databaseHandle } from "@/db/client";
 import type { CustomerActor } from "@/lib/auth/actor";
 import { stepUpPayloadHash } from "@/lib/auth/step-up";
 import { encryptField } from "@/lib/crypto";
@@ -122,6 +121,14 @@ function isTransferStatus(value: unknown): value is PostedTransfer["status"] {
 }
 
 /**
+ * The one call that posts a transfer (lib/ledger/database-functions.ts holds the rules). A constant text with
+ * placeholders, sent as a prepared statement: every value is bound, none is ever spliced into the SQL.
+ */
+const postTransferStatement = `select outcome, transfer_id, transfer_status from ledger_post_transfer(
+  $1::uuid, $2::uuid, $3::text, $4::text, $5::uuid, $6::uuid, $7::uuid, $8::bigint, $9::text, $10::uuid, $11::text,
+  $12::timestamptz, $13::bigint, $14::bigint, $15::bigint, $16::bigint, $17::integer, $18::integer, $19::text, $20::text)`;
+
+/**
  * Posts (or holds for review) a customer's transfer from one of their accounts to another of their accounts
  * or to one of their payees. Replaying an idempotency key answers with the original transfer. Refusals throw
  * BankError: not_found (not their account or payee), account_unavailable, limit_exceeded, insufficient_funds,
@@ -144,18 +151,28 @@ export async function postCustomerTransfer(actor: TransferringCustomer, request:
   const payeeId = request.to.kind === "payee" ? request.to.payeeId : null;
 
   const [row] = await withPostingRetries(() =>
-    executeRows<{ outcome: unknown; transfer_id: unknown; transfer_status: unknown }>(
-      database(),
-      sql`select outcome, transfer_id, transfer_status from ledger_post_transfer(
-        ${transferId}::uuid, ${actor.userId}::uuid, ${request.idempotencyKey}, ${requestHash},
-        ${request.fromAccountId}::uuid, ${ownCreditAccountId}::uuid, ${payeeId}::uuid,
-        ${request.amountMinor.toString()}::bigint, ${memoCiphertext}, ${actor.sessionId}::uuid, ${confirmationPayloadHash},
-        ${new Date().toISOString()}::timestamptz,
-        ${limits.confirmationAboveMinor.toString()}::bigint, ${limits.reviewAboveMinor.toString()}::bigint,
-        ${limits.maximumMinor.toString()}::bigint, ${limits.dailyOutgoingMinor.toString()}::bigint,
-        ${limits.newPayeeConfirmationSeconds}::integer, ${configuration.stepUpWindowSeconds}::integer,
-        ${actor.ipAddress}, ${actor.userAgent})`,
-    ),
+    databaseHandle().queryPrepared<{ outcome: unknown; transfer_id: unknown; transfer_status: unknown }>(postTransferStatement, [
+      transferId,
+      actor.userId,
+      request.idempotencyKey,
+      requestHash,
+      request.fromAccountId,
+      ownCreditAccountId,
+      payeeId,
+      request.amountMinor.toString(),
+      memoCiphertext,
+      actor.sessionId,
+      confirmationPayloadHash,
+      new Date().toISOString(),
+      limits.confirmationAboveMinor.toString(),
+      limits.reviewAboveMinor.toString(),
+      limits.maximumMinor.toString(),
+      limits.dailyOutgoingMinor.toString(),
+      limits.newPayeeConfirmationSeconds,
+      configuration.stepUpWindowSeconds,
+      actor.ipAddress,
+      actor.userAgent,
+    ]),
   );
   assert(row !== undefined && isPostingOutcome(row.outcome), "ledger_post_transfer returned no outcome");
   const outcome = row.outcome;
