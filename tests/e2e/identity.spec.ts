@@ -48,6 +48,8 @@ function linkIn(message: MailboxMessage): string {
 
 async function fillRegistration(page: Page, email: string, password: string): Promise<void> {
   await page.goto("/register");
+  // Enabled once React has hydrated the form: fields typed into before that could be undone by hydration.
+  await expect(page.getByRole("button", { name: /open (my|an) account|register/i })).toBeEnabled();
   await page.getByLabel("Legal name").fill("Robin Example");
   await page.getByLabel("Email").fill(email);
   await page.getByLabel("Date of birth").fill("1990-04-12");

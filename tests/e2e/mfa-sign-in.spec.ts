@@ -53,6 +53,8 @@ async function confirmationLink(request: APIRequestContext, email: string): Prom
 async function newCustomer(page: Page, label: string): Promise<string> {
   const email = uniqueEmail(label);
   await page.goto("/register");
+  // Enabled once React has hydrated the form: fields typed into before that could be undone by hydration.
+  await expect(page.getByRole("button", { name: /open (my|an) account|register/i })).toBeEnabled();
   await page.getByLabel("Legal name").fill("Robin Example");
   await page.getByLabel("Email").fill(email);
   await page.getByLabel("Date of birth").fill("1990-04-12");

@@ -81,6 +81,8 @@ export async function wrongTotpCode(secret: string): Promise<string> {
 /** The password step only: fills and submits the form on /login. */
 export async function submitPassword(page: Page, email: string, password: string, path = "/login"): Promise<void> {
   await page.goto(path);
+  // The button is enabled once React has hydrated the form; typing before that could be undone by hydration.
+  await expect(page.getByRole("button", { name: "Sign in" })).toBeEnabled();
   await page.getByLabel("Email").fill(email);
   await page.getByLabel("Password", { exact: true }).fill(password);
   await page.getByRole("button", { name: "Sign in" }).click();

@@ -40,6 +40,7 @@ test("the CSP carries a fresh nonce on every response and the page logs no CSP v
 
   // Sign in (which needs hydrated JavaScript) and look at the dashboard too.
   const alice = demoSignIn((person) => person.email === "alice@example.com");
+  await expect(page.getByRole("button", { name: "Sign in" })).toBeEnabled();
   await page.getByLabel("Email").fill(alice.email);
   await page.getByLabel("Password").fill(alice.password);
   await page.getByRole("button", { name: "Sign in" }).click();

@@ -20,6 +20,8 @@ const hostileTargets = [
 async function submitSignIn(page: Page): Promise<void> {
   const person = alice();
   await expect(page.getByRole("heading", { name: "Sign in" })).toBeVisible();
+  // Enabled once React has hydrated the form: fields typed into before that could be undone by hydration.
+  await expect(page.getByRole("button", { name: "Sign in" })).toBeEnabled();
   await page.getByLabel("Email").fill(person.email);
   await page.getByLabel("Password").fill(person.password);
   await page.getByRole("button", { name: "Sign in" }).click();

@@ -1,6 +1,7 @@
 "use client";
 
 import { useActionState, useState } from "react";
+import { useHydrated } from "@/app/components/use-hydrated";
 import type { ActionResult } from "@/lib/action";
 
 type SignInAction = (previous: ActionResult<null> | null, input: FormData) => Promise<ActionResult<null>>;
@@ -17,6 +18,7 @@ export function LoginForm({ signInAction, redirectTo, defaultEmail }: LoginFormP
   // Controlled, because React resets a form's uncontrolled fields after its action runs: after a refused
   // sign-in the email stays and only the password has to be typed again.
   const [email, setEmail] = useState(defaultEmail);
+  const hydrated = useHydrated();
   const fieldErrors = result && !result.ok ? result.fieldErrors : undefined;
   // A failure with no message for a particular field (wrong password, a refused form) is shown as one alert.
   const hasFieldErrors = fieldErrors !== undefined && Object.keys(fieldErrors).length > 0;
@@ -47,7 +49,7 @@ export function LoginForm({ signInAction, redirectTo, defaultEmail }: LoginFormP
         <input id="password" name="password" type="password" autoComplete="current-password" required maxLength={1024} />
         {fieldErrors?.password ? <span className="field-error">{fieldErrors.password[0]}</span> : null}
       </div>
-      <button className="button" type="submit" disabled={pending}>
+      <button className="button" type="submit" disabled={pending || !hydrated}>
         {pending ? "Signing in…" : "Sign in"}
       </button>
     </form>

@@ -4,6 +4,7 @@ import { zodResolver } from "@hookform/resolvers/zod";
 import { startTransition, useActionState, useRef } from "react";
 import { useForm, useWatch } from "react-hook-form";
 import { describedBy, FieldErrorList, fieldMessages } from "@/app/components/field-errors";
+import { useHydrated } from "@/app/components/use-hydrated";
 import { PasswordRules } from "@/app/components/password-rules";
 import { PasswordStrengthMeter } from "@/app/components/password-strength-meter";
 import { usePasswordCheck } from "@/app/components/use-password-check";
@@ -35,6 +36,7 @@ export const registrationSubmittedMessage = "Check your email: we have sent you 
  */
 export function RegisterForm<Result>({ registerAction }: RegisterFormProps<Result>) {
   const [result, formAction, pending] = useActionState(registerAction, null);
+  const hydrated = useHydrated();
   const formElement = useRef<HTMLFormElement>(null);
   const {
     register,
@@ -176,7 +178,7 @@ export function RegisterForm<Result>({ registerAction }: RegisterFormProps<Resul
             <label htmlFor="acceptTerms">I have read and accept the terms and conditions</label>
             <FieldErrorList id="acceptTerms-errors" messages={messages.acceptTerms} />
           </div>
-          <button className="button" type="submit" disabled={pending}>
+          <button className="button" type="submit" disabled={pending || !hydrated}>
             {pending ? "Opening your account…" : "Open an account"}
           </button>
         </form>
