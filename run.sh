@@ -236,17 +236,25 @@ run_tests() {
 
   run_check "Lint and static security checks (eslint with security rules, lockfile-lint, secretlint)" npm run -s security:static
   run_check "Typecheck (tsc)" npm run -s typecheck
-  log "Unit and integration tests (vitest: unit, integration on PostgreSQL, integration on PGlite)"
+  log "Unit and integration tests (vitest: unit, integration on PostgreSQL, integration on PGlite) [${SECONDS}s]"
   npx --no-install vitest run --reporter=default --reporter=json --outputFile="$results/vitest.json" || status=1
-  log "Building the app for the end-to-end tests"
+  log "Building the app for the end-to-end tests [${SECONDS}s]"
   if NODE_ENV=production npx --no-install next build; then
-    log "End-to-end tests (Playwright with Debian's chromium, over HTTPS against the built app)"
-    PLAYWRIGHT_JSON_OUTPUT_NAME="$results/playwright.json" npx --no-install playwright test --reporter=list,json || status=1
-    run_check "Crash test (kill -9 under transfer load, restart, ledger invariants)" \
-      npx --no-install tsx --conditions=react-server tests/crash/transfer-crash.ts
-    log "Security suite (tests/security: attacks on the built app over HTTPS, with real Redis)"
+    # The two browser suites run side by side: each has its own server, ports, data folder and demo users
+    # (so their authenticator codes never collide), and both spend most of their time waiting for the next
+    # 30-second TOTP step or an idle timeout, not computing. The security suite's output is shown when it ends.
+    log "End-to-end tests (Playwright with Debian's chromium, over HTTPS against the built app) [${SECONDS}s]"
+    log "Security suite (tests/security: attacks on the built app over HTTPS, with real Redis), alongside [${SECONDS}s]"
     PLAYWRIGHT_JSON_OUTPUT_NAME="$results/security.json" npx --no-install playwright test -c playwright.security.config.ts \
-      --reporter=list,json || status=1
+      --reporter=list,json >"$results/security.log" 2>&1 &
+    local security_pid=$!
+    PLAYWRIGHT_JSON_OUTPUT_NAME="$results/playwright.json" npx --no-install playwright test --reporter=list,json || status=1
+    wait "$security_pid" || status=1
+    log "Security suite output [${SECONDS}s]"
+    cat "$results/security.log"
+    # The crash test loads both cores on its own, so it runs after the browser suites, never beside them.
+    run_check "Crash test (kill -9 under transfer load, restart, ledger invariants) [${SECONDS}s]" \
+      npx --no-install tsx --conditions=react-server tests/crash/transfer-crash.ts
   else
     check_failed=$((check_failed + 1))
     status=1
@@ -268,6 +276,7 @@ run_tests() {
     console.log(`\n${passed} passed, ${failed} failed` + (skipped ? `, ${skipped} skipped` : ""));
     process.exit(failed > 0 ? 1 : 0);
   ' "$results/vitest.json" "$results/playwright.json" "$results/security.json" "$check_passed" "$check_failed" || status=1
+  log "Finished in ${SECONDS}s"
   return $status
 }
 

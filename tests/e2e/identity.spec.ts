@@ -163,6 +163,8 @@ test("five wrong passwords lock the account; the right one fails until the lock 
 });
 
 test("unknown email, wrong password, unverified and locked accounts get identical answers", async ({ page, browser }) => {
+  // Three registrations and nine password checks (argon2id), each in a fresh browser: more than the default.
+  test.setTimeout(90_000);
   const verified = uniqueEmail("answers-verified");
   await register(page, verified);
   await verify(page, verified);

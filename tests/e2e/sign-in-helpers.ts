@@ -19,7 +19,8 @@ const totpPeriodMilliseconds = 30_000;
 // the current one, or the next one if the current was used, or it waits until a step is free. The record is a
 // small file per secret (named by its hash) rather than memory, because Playwright replaces its worker process
 // after a failing test, and a fresh worker reusing a spent step would count as a wrong code towards the lock.
-// Both suites run one worker at a time (their Playwright configs), so the files are never written in parallel.
+// Each suite runs one worker at a time (its Playwright config), and the two suites, which ./run.sh test runs
+// side by side, have their own seeded users and so their own secrets: no file is ever written by two at once.
 const stepDirectory = path.join(os.tmpdir(), "harbour-bank-test-totp-steps");
 
 function stepFile(key: string): string {
