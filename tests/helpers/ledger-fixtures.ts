@@ -9,11 +9,12 @@ import { database, executeRows } from "@/db/client";
 import { accounts, payees, users } from "@/db/schema";
 import { bankCurrency } from "@/lib/accounts/bank-currency";
 import { randomAccountNumber } from "@/lib/accounts/open-account";
-import { systemActor } from "@/lib/auth/actor";
+import { systemActor, type CustomerActor } from "@/lib/auth/actor";
 import { blindIndex, encryptField, normaliseEmail } from "@/lib/crypto";
 import { postSystemDeposit } from "@/lib/ledger/post-system-deposit";
 import type { TransferringCustomer } from "@/lib/ledger/post-transfer";
 import { systemAccountId } from "@/lib/ledger/system-accounts";
+import { payeeNameField } from "@/lib/payees/list-my-payees";
 
 /** Creates a verified customer who can never sign in with a password (the hash is not a valid one). */
 export async function createTestCustomer(label: string): Promise<TransferringCustomer> {
@@ -51,8 +52,15 @@ export async function openFundedAccount(
   return id;
 }
 
-/** Saves a payee old enough that paying it needs no first-payment confirmation. */
-export async function savePayee(owner: TransferringCustomer, accountId: string, createdAt = new Date(Date.now() - 3 * 86_400_000)): Promise<string> {
+/** How `savePayee` saves a payee: the name the owner gave it, and when (by default three days ago). */
+export interface PayeeOptions {
+  name?: string;
+  createdAt?: Date;
+}
+
+/** Saves a payee, by default old enough that paying it needs no first-payment confirmation. */
+export async function savePayee(owner: CustomerActor, accountId: string, options: PayeeOptions = {}): Promise<string> {
+  const { name = "Payee", createdAt = new Date(Date.now() - 3 * 86_400_000) } = options;
   const id = crypto.randomUUID();
   await database()
     .insert(payees)
@@ -60,7 +68,7 @@ export async function savePayee(owner: TransferringCustomer, accountId: string, 
       id,
       ownerId: owner.userId,
       accountId,
-      nameCiphertext: await encryptField("Payee", { table: "payees", column: "name", rowId: id }),
+      nameCiphertext: await encryptField(name, payeeNameField(id)),
       matchResult: "exact_match",
       createdAt,
     });

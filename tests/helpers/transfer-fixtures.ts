@@ -2,12 +2,11 @@ import crypto from "node:crypto";
 import { eq } from "drizzle-orm";
 import { generate } from "otplib";
 import { database } from "@/db/client";
-import { accounts, payees, sessions, users } from "@/db/schema";
+import { accounts, sessions, users } from "@/db/schema";
 import type { DemoSignIn } from "@/db/seed-demo-data";
-import type { CustomerActor } from "@/lib/auth/actor";
-import { blindIndex, encryptField, normaliseEmail } from "@/lib/crypto";
+import { blindIndex, normaliseEmail } from "@/lib/crypto";
 import type { TransferringCustomer } from "@/lib/ledger/post-transfer";
-import { payeeNameField } from "@/lib/payees/list-my-payees";
+import { parseTransferRequest, type TransferRequest, type TransferRequestInput } from "@/lib/validation/transfer";
 
 /**
  * Fixtures for tests of money movement on top of the demo seed: the demo customers as actors with a real
@@ -23,15 +22,31 @@ export interface DemoCustomer {
   savingsId: string;
 }
 
-export async function demoCustomer(signIn: DemoSignIn): Promise<DemoCustomer> {
-  const index = await blindIndex("email", normaliseEmail(signIn.email));
+/** The id of the seeded user with this email, found through the email's blind index as the bank finds it. */
+export async function userIdFor(email: string): Promise<string> {
+  const index = await blindIndex("email", normaliseEmail(email));
   const [user] = await database().select({ id: users.id }).from(users).where(eq(users.emailBlindIndex, index));
-  if (!user) throw new Error(`no user for ${signIn.email}`);
-  const owned = await database().select({ id: accounts.id, kind: accounts.kind }).from(accounts).where(eq(accounts.ownerId, user.id));
-  const checking = owned.find((account) => account.kind === "checking");
-  const savings = owned.find((account) => account.kind === "savings");
-  if (!checking || !savings) throw new Error(`demo accounts of ${signIn.email} are missing`);
-  return { signIn, userId: user.id, checkingId: checking.id, savingsId: savings.id };
+  if (!user) throw new Error(`no user for ${email}`);
+  return user.id;
+}
+
+/** The id and number of the customer's seeded account of this kind (the demo seed opens one of each). */
+export async function seededAccount(userId: string, kind: "checking" | "savings"): Promise<{ id: string; accountNumber: string }> {
+  const rows = await database()
+    .select({ id: accounts.id, accountNumber: accounts.accountNumber, kind: accounts.kind })
+    .from(accounts)
+    .where(eq(accounts.ownerId, userId));
+  const row = rows.find((candidate) => candidate.kind === kind);
+  if (!row) throw new Error(`no ${kind} account for user ${userId}`);
+  return { id: row.id, accountNumber: row.accountNumber };
+}
+
+/** A demo customer with the ids of their seeded checking and savings accounts. */
+export async function demoCustomer(signIn: DemoSignIn): Promise<DemoCustomer> {
+  const userId = await userIdFor(signIn.email);
+  const checking = await seededAccount(userId, "checking");
+  const savings = await seededAccount(userId, "savings");
+  return { signIn, userId, checkingId: checking.id, savingsId: savings.id };
 }
 
 /** A new server-side session for the customer, and the actor acting through it. */
@@ -48,18 +63,9 @@ export async function openSession(customer: DemoCustomer): Promise<SessionCustom
   };
 }
 
-/** Saves a payee for `owner` (by default three days ago, so that the new-payee confirmation does not apply). */
-export async function savePayee(
-  owner: CustomerActor,
-  accountId: string,
-  name: string,
-  createdAt = new Date(Date.now() - 3 * 86_400_000),
-): Promise<string> {
-  const id = crypto.randomUUID();
-  await database()
-    .insert(payees)
-    .values({ id, ownerId: owner.userId, accountId, nameCiphertext: await encryptField(name, payeeNameField(id)), matchResult: "exact_match", createdAt });
-  return id;
+/** A parsed transfer request with a fresh idempotency key and an empty memo unless the fields give them. */
+export function transferRequest(fields: Omit<TransferRequestInput, "idempotencyKey"> & { idempotencyKey?: string }): TransferRequest {
+  return parseTransferRequest({ idempotencyKey: crypto.randomUUID(), memo: "", ...fields });
 }
 
 /** The authenticator code `offsetSteps` 30-second steps away from now (the bank accepts -1, 0 and +1, each once). */

@@ -1,16 +1,14 @@
 import crypto from "node:crypto";
-import { eq } from "drizzle-orm";
 import { beforeAll, describe, expect, it } from "vitest";
-import { database, databaseHandle } from "@/db/client";
+import { databaseHandle } from "@/db/client";
 import { applyMigrations } from "@/db/migrations";
-import { accounts, payees, users } from "@/db/schema";
 import { seedDemoData } from "@/db/seed-demo-data";
 import type { CustomerActor } from "@/lib/auth/actor";
-import { blindIndex, encryptField, normaliseEmail } from "@/lib/crypto";
 import { getMyTransfer } from "@/lib/ledger/get-transfer";
 import { postCustomerTransfer, type TransferringCustomer } from "@/lib/ledger/post-transfer";
-import { parseTransferRequest } from "@/lib/validation/transfer";
 import { useIntegrationEnvironment } from "../helpers/integration-environment";
+import { savePayee } from "../helpers/ledger-fixtures";
+import { seededAccount, transferRequest, userIdFor } from "../helpers/transfer-fixtures";
 
 // getMyTransfer, behind GET /api/v1/transfers/{id}: a transfer is the caller's when they initiated it or it
 // touches one of their accounts; anything else is not_found. Each side sees only its own side's numbers, and
@@ -25,43 +23,6 @@ let aliceChecking: string;
 let aliceSavings: string;
 let bobChecking: string;
 
-async function userIdFor(email: string): Promise<string> {
-  const index = await blindIndex("email", normaliseEmail(email));
-  const [user] = await database().select({ id: users.id }).from(users).where(eq(users.emailBlindIndex, index));
-  if (!user) throw new Error(`no user for ${email}`);
-  return user.id;
-}
-
-async function accountOf(userId: string, kind: "checking" | "savings"): Promise<{ id: string; accountNumber: string }> {
-  const rows = await database()
-    .select({ id: accounts.id, accountNumber: accounts.accountNumber, kind: accounts.kind })
-    .from(accounts)
-    .where(eq(accounts.ownerId, userId));
-  const row = rows.find((candidate) => candidate.kind === kind);
-  if (!row) throw new Error("missing account");
-  return row;
-}
-
-async function savePayee(owner: CustomerActor, accountId: string, name: string): Promise<string> {
-  const id = crypto.randomUUID();
-  await database()
-    .insert(payees)
-    .values({
-      id,
-      ownerId: owner.userId,
-      accountId,
-      nameCiphertext: await encryptField(name, { table: "payees", column: "name", rowId: id }),
-      matchResult: "exact_match",
-      // Saved long enough ago that the first payment needs no confirmation.
-      createdAt: new Date(Date.now() - 3 * 86_400_000),
-    });
-  return id;
-}
-
-function request(fields: Record<string, unknown>) {
-  return parseTransferRequest({ idempotencyKey: crypto.randomUUID(), memo: "", ...fields });
-}
-
 beforeAll(async () => {
   await applyMigrations(databaseHandle());
   const seeded = await seedDemoData();
@@ -72,16 +33,16 @@ beforeAll(async () => {
   bob = { ...base, userId: await userIdFor(second.email) };
   // A customer with no accounts and no part in any transfer: the data layer filters by the id alone.
   carol = { ...base, userId: crypto.randomUUID() };
-  aliceChecking = (await accountOf(alice.userId, "checking")).id;
-  aliceSavings = (await accountOf(alice.userId, "savings")).id;
-  bobChecking = (await accountOf(bob.userId, "checking")).id;
+  aliceChecking = (await seededAccount(alice.userId, "checking")).id;
+  aliceSavings = (await seededAccount(alice.userId, "savings")).id;
+  bobChecking = (await seededAccount(bob.userId, "checking")).id;
 });
 
 describe("reading one transfer", () => {
   it("shows the caller's own move between their accounts, memo decrypted", async () => {
     const posted = await postCustomerTransfer(
       alice,
-      request({ fromAccountId: aliceChecking, to: { kind: "own_account", accountId: aliceSavings }, amount: "7.50", memo: "Rent pot" }),
+      transferRequest({ fromAccountId: aliceChecking, to: { kind: "own_account", accountId: aliceSavings }, amount: "7.50", memo: "Rent pot" }),
     );
     const details = await getMyTransfer(alice, posted.transferId);
     expect(details).toMatchObject({
@@ -96,17 +57,17 @@ describe("reading one transfer", () => {
       payeeName: null,
       memo: "Rent pot",
     });
-    expect(details.fromAccountNumber).toBe((await accountOf(alice.userId, "checking")).accountNumber);
+    expect(details.fromAccountNumber).toBe((await seededAccount(alice.userId, "checking")).accountNumber);
     expect(details.postedAt).toBeInstanceOf(Date);
   });
 
   it("shows a payment to a payee to both sides, each seeing only what is theirs", async () => {
-    const payeeId = await savePayee(alice, bobChecking, "Bob the builder");
+    const payeeId = await savePayee(alice, bobChecking, { name: "Bob the builder" });
     const posted = await postCustomerTransfer(
       alice,
-      request({ fromAccountId: aliceChecking, to: { kind: "payee", payeeId }, amount: "20.00", memo: "Invoice 7" }),
+      transferRequest({ fromAccountId: aliceChecking, to: { kind: "payee", payeeId }, amount: "20.00", memo: "Invoice 7" }),
     );
-    const bobAccountNumber = (await accountOf(bob.userId, "checking")).accountNumber;
+    const bobAccountNumber = (await seededAccount(bob.userId, "checking")).accountNumber;
 
     const asSender = await getMyTransfer(alice, posted.transferId);
     expect(asSender).toMatchObject({
@@ -133,7 +94,7 @@ describe("reading one transfer", () => {
   it("answers not_found to anyone else, for unknown ids and for ids that are not uuids", async () => {
     const posted = await postCustomerTransfer(
       alice,
-      request({ fromAccountId: aliceChecking, to: { kind: "own_account", accountId: aliceSavings }, amount: "1.00" }),
+      transferRequest({ fromAccountId: aliceChecking, to: { kind: "own_account", accountId: aliceSavings }, amount: "1.00" }),
     );
     await expect(getMyTransfer(bob, posted.transferId)).rejects.toMatchObject({ code: "not_found" });
     await expect(getMyTransfer(carol, posted.transferId)).rejects.toMatchObject({ code: "not_found" });
@@ -144,7 +105,7 @@ describe("reading one transfer", () => {
   it("refuses staff and system callers even with a real id", async () => {
     const posted = await postCustomerTransfer(
       alice,
-      request({ fromAccountId: aliceChecking, to: { kind: "own_account", accountId: aliceSavings }, amount: "1.00" }),
+      transferRequest({ fromAccountId: aliceChecking, to: { kind: "own_account", accountId: aliceSavings }, amount: "1.00" }),
     );
     const staff = { kind: "staff", role: "admin", userId: alice.userId, ipAddress: null, userAgent: null } as const;
     // The type forbids this call; the data layer must refuse it anyway.

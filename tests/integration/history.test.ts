@@ -3,10 +3,9 @@ import { and, asc, desc, eq, gte, inArray, lt } from "drizzle-orm";
 import { beforeAll, describe, expect, it } from "vitest";
 import { database, databaseHandle } from "@/db/client";
 import { applyMigrations } from "@/db/migrations";
-import { accounts, auditEvents, ledgerEntries, payees, sessions, stepUpConfirmations, users } from "@/db/schema";
+import { accounts, auditEvents, ledgerEntries, sessions, stepUpConfirmations, users } from "@/db/schema";
 import { seedDemoData } from "@/db/seed-demo-data";
 import { env } from "@/lib/env";
-import { blindIndex, encryptField, normaliseEmail } from "@/lib/crypto";
 import {
   bankCounterpartyLabel,
   incomingFromCustomerLabel,
@@ -20,8 +19,9 @@ import { historyCsvStream } from "@/lib/ledger/history-csv";
 import { postCustomerTransfer, transferConfirmationPayloadHash, type TransferringCustomer } from "@/lib/ledger/post-transfer";
 import { getMonthlyStatement, listStatementMonths } from "@/lib/ledger/statements";
 import { decodeHistoryCursor, parseHistoryQuery, type HistoryQuery } from "@/lib/validation/history";
-import { parseTransferRequest } from "@/lib/validation/transfer";
 import { useIntegrationEnvironment } from "../helpers/integration-environment";
+import { savePayee } from "../helpers/ledger-fixtures";
+import { seededAccount, transferRequest, userIdFor } from "../helpers/transfer-fixtures";
 
 useIntegrationEnvironment();
 
@@ -32,20 +32,6 @@ let aliceSavings: string;
 let bobChecking: string;
 let payeeBob: string;
 
-async function userIdFor(email: string): Promise<string> {
-  const index = await blindIndex("email", normaliseEmail(email));
-  const [user] = await database().select({ id: users.id }).from(users).where(eq(users.emailBlindIndex, index));
-  if (!user) throw new Error(`no user for ${email}`);
-  return user.id;
-}
-
-async function accountOf(userId: string, kind: "checking" | "savings"): Promise<string> {
-  const rows = await database().select({ id: accounts.id, kind: accounts.kind }).from(accounts).where(eq(accounts.ownerId, userId));
-  const row = rows.find((candidate) => candidate.kind === kind);
-  if (!row) throw new Error("missing account");
-  return row.id;
-}
-
 function byAmount(first: bigint, second: bigint): number {
   return first < second ? -1 : first > second ? 1 : 0;
 }
@@ -54,12 +40,8 @@ function query(fields: Partial<HistoryQuery> = {}): HistoryQuery {
   return { ...parseHistoryQuery({}), ...fields };
 }
 
-function request(fields: Record<string, unknown>) {
-  return parseTransferRequest({ idempotencyKey: crypto.randomUUID(), memo: "", ...fields });
-}
-
 async function move(amount: string, memo = "", from = aliceChecking, to = aliceSavings) {
-  return postCustomerTransfer(alice, request({ fromAccountId: from, to: { kind: "own_account", accountId: to }, amount, memo }));
+  return postCustomerTransfer(alice, transferRequest({ fromAccountId: from, to: { kind: "own_account", accountId: to }, amount, memo }));
 }
 
 /** Every page of a query, following the cursors, with a hook that runs between pages. */
@@ -99,23 +81,13 @@ beforeAll(async () => {
   const base = { kind: "customer" as const, role: "customer" as const, ipAddress: "198.51.100.7", userAgent: "test" };
   alice = { ...base, userId: aliceId, sessionId };
   bob = { ...base, userId: await userIdFor(second.email), sessionId: null };
-  aliceChecking = await accountOf(alice.userId, "checking");
-  aliceSavings = await accountOf(alice.userId, "savings");
-  bobChecking = await accountOf(bob.userId, "checking");
-  payeeBob = crypto.randomUUID();
-  await database()
-    .insert(payees)
-    .values({
-      id: payeeBob,
-      ownerId: alice.userId,
-      accountId: bobChecking,
-      nameCiphertext: await encryptField("Bob Brennan", { table: "payees", column: "name", rowId: payeeBob }),
-      matchResult: "exact_match",
-      createdAt: new Date(Date.now() - 3 * 86_400_000),
-    });
+  aliceChecking = (await seededAccount(alice.userId, "checking")).id;
+  aliceSavings = (await seededAccount(alice.userId, "savings")).id;
+  bobChecking = (await seededAccount(bob.userId, "checking")).id;
+  payeeBob = await savePayee(alice, bobChecking, { name: "Bob Brennan" });
   for (let index = 0; index < 23; index += 1) await move("1.00", `batch ${index}`);
   await move("77.77", "Birthday present for Zoë");
-  await postCustomerTransfer(alice, request({ fromAccountId: aliceChecking, to: { kind: "payee", payeeId: payeeBob }, amount: "12.50", memo: "Dinner split" }));
+  await postCustomerTransfer(alice, transferRequest({ fromAccountId: aliceChecking, to: { kind: "payee", payeeId: payeeBob }, amount: "12.50", memo: "Dinner split" }));
 });
 
 describe("paging through history", () => {
@@ -241,7 +213,7 @@ describe("ownership", () => {
 
 describe("held payments", () => {
   it("lists a held payment as pending for the sender only, and keeps it out of the ledger history", async () => {
-    const held = request({ fromAccountId: aliceSavings, to: { kind: "payee", payeeId: payeeBob }, amount: "2600.00", memo: "Deposit on a car" });
+    const held = transferRequest({ fromAccountId: aliceSavings, to: { kind: "payee", payeeId: payeeBob }, amount: "2600.00", memo: "Deposit on a car" });
     await database()
       .insert(stepUpConfirmations)
       .values({ id: crypto.randomUUID(), sessionId: alice.sessionId ?? "", payloadHash: transferConfirmationPayloadHash(held), confirmedAt: new Date() });
@@ -262,7 +234,7 @@ describe("reversals", () => {
     const admin = await database().select({ id: users.id }).from(users).where(eq(users.role, "admin"));
     const adminId = admin[0]?.id;
     if (!adminId) throw new Error("no admin in the seed");
-    const paid = await postCustomerTransfer(alice, request({ fromAccountId: aliceChecking, to: { kind: "payee", payeeId: payeeBob }, amount: "3.00", memo: "Oops" }));
+    const paid = await postCustomerTransfer(alice, transferRequest({ fromAccountId: aliceChecking, to: { kind: "payee", payeeId: payeeBob }, amount: "3.00", memo: "Oops" }));
     const reversal = await reverseTransfer({ kind: "staff", role: "admin", userId: adminId, ipAddress: null, userAgent: null }, paid.transferId, "sent in error");
     const alicesView = await allPages(query({ accountId: aliceChecking }));
     expect(alicesView.find((entry) => entry.transferId === paid.transferId)).toMatchObject({ transferStatus: "reversed", amountMinor: -300n, memo: "Oops" });

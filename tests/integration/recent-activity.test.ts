@@ -11,12 +11,12 @@ import { postCustomerTransfer } from "@/lib/ledger/post-transfer";
 import { bankDisplayName, listRecentActivity, type ActivityItem } from "@/lib/ledger/recent-activity";
 import { parseTransferRequest, type TransferRequestInput } from "@/lib/validation/transfer";
 import { useIntegrationEnvironment } from "../helpers/integration-environment";
+import { savePayee } from "../helpers/ledger-fixtures";
 import {
   authenticatorCode,
   balancesOf,
   demoCustomer,
   openSession,
-  savePayee,
   type DemoCustomer,
   type SessionCustomer,
 } from "../helpers/transfer-fixtures";
@@ -45,7 +45,7 @@ beforeAll(async () => {
   bobActor = await openSession(bob);
   staff = { kind: "staff", role: "admin", userId: crypto.randomUUID(), ipAddress: null, userAgent: null };
 
-  const bobAsPayee = await savePayee(aliceActor, bob.checkingId, "Bob B (flatmate)");
+  const bobAsPayee = await savePayee(aliceActor, bob.checkingId, { name: "Bob B (flatmate)" });
   // Alice: a move between her own accounts, a payment to Bob, and a large payment to Bob that is held.
   await postCustomerTransfer(
     aliceActor,

@@ -11,12 +11,12 @@ import { BankError } from "@/lib/errors";
 import { postCustomerTransfer } from "@/lib/ledger/post-transfer";
 import { parseTransferRequest, type TransferRequestInput } from "@/lib/validation/transfer";
 import { useIntegrationEnvironment } from "../helpers/integration-environment";
+import { savePayee } from "../helpers/ledger-fixtures";
 import {
   authenticatorCode,
   balancesOf,
   demoCustomer,
   openSession,
-  savePayee,
   type DemoCustomer,
   type SessionCustomer,
 } from "../helpers/transfer-fixtures";
@@ -42,7 +42,7 @@ beforeAll(async () => {
   alice = await demoCustomer(first);
   bob = await demoCustomer(second);
   actor = await openSession(alice);
-  bobPayee = await savePayee(actor, bob.checkingId, "Bob Brennan");
+  bobPayee = await savePayee(actor, bob.checkingId, { name: "Bob Brennan" });
 });
 
 async function refusalOf(promise: Promise<unknown>): Promise<BankError> {
