@@ -3,15 +3,17 @@ import { eq } from "drizzle-orm";
 import { beforeAll, describe, expect, it } from "vitest";
 import { database, databaseHandle } from "@/db/client";
 import { applyMigrations } from "@/db/migrations";
-import { payees, transfers } from "@/db/schema";
+import { customerLimits, payees, stepUpConfirmations, transfers } from "@/db/schema";
 import { seedDemoData } from "@/db/seed-demo-data";
 import type { StaffActor } from "@/lib/auth/actor";
+import { createSession } from "@/lib/auth/sessions";
 import { env } from "@/lib/env";
 import { BankError } from "@/lib/errors";
 import { approveHeldTransfer, rejectHeldTransfer, reverseTransfer } from "@/lib/ledger/decide-transfers";
-import { postCustomerTransfer, type TransferringCustomer } from "@/lib/ledger/post-transfer";
+import { postCustomerTransfer, transferConfirmationPayloadHash, type TransferringCustomer } from "@/lib/ledger/post-transfer";
 import { useIntegrationEnvironment } from "../helpers/integration-environment";
-import { checkLedgerInvariants, savePayee, soundLedger } from "../helpers/ledger-fixtures";
+import { checkLedgerInvariants, createTestCustomer, openFundedAccount, savePayee, soundLedger } from "../helpers/ledger-fixtures";
+import { formatMinorPlain } from "../helpers/minor-text";
 import { balancesOf, seededAccount, transferRequest, userIdFor } from "../helpers/transfer-fixtures";
 
 useIntegrationEnvironment();
@@ -87,14 +89,11 @@ describe("posting a customer transfer", () => {
     await database().update(payees).set({ removedAt: new Date() }).where(eq(payees.id, newPayee));
   });
 
-  it("holds a payment above the review threshold, then approval posts it and rejection releases it", async () => {
+  it("reverses a posted payment with a new transfer: balances restored, the original marked reversed, a second reversal refused", async () => {
     const payee = await savePayee(alice, bobChecking, { name: "Bob Brennan" });
     const aliceBefore = await balancesOf(aliceSavings);
     const bobBefore = await balancesOf(bobChecking);
-    // Above the confirmation threshold too, so the test uses the system actor path only for decisions; the
-    // confirmation is given by lowering nothing: the bound confirmation is inserted directly.
-    const heldRequest = transferRequest({ fromAccountId: aliceSavings, to: { kind: "payee", payeeId: payee }, amount: "900.00" });
-    const posted = await postCustomerTransfer(alice, heldRequest);
+    const posted = await postCustomerTransfer(alice, transferRequest({ fromAccountId: aliceSavings, to: { kind: "payee", payeeId: payee }, amount: "900.00" }));
     expect(posted.status).toBe("posted");
     expect((await balancesOf(bobChecking)).balanceMinor).toBe(bobBefore.balanceMinor + 90_000n);
     const reversal = await reverseTransfer(adminActor, posted.transferId, "sent in error");
@@ -104,7 +103,49 @@ describe("posting a customer transfer", () => {
     expect(original?.status).toBe("reversed");
     await expect(reverseTransfer(adminActor, posted.transferId, "again")).rejects.toMatchObject({ code: "conflict" });
     expect(await checkLedgerInvariants(env().transferLimits.dailyOutgoingMinor)).toEqual(soundLedger);
-    void approveHeldTransfer;
-    void rejectHeldTransfer;
+  });
+
+  it("holds a payment above the review threshold out of the available balance only; approval posts it, rejection releases it", async () => {
+    const sender = await createTestCustomer("held-sender");
+    const sessionId = await createSession(database(), { userId: sender.userId, ipAddress: null, userAgent: null, showLockNotice: false, secondFactorAt: new Date() });
+    const withSession = { ...sender, sessionId };
+    const receiver = await createTestCustomer("held-receiver");
+    const source = await openFundedAccount(withSession, 1_000_000n);
+    const destination = await openFundedAccount(receiver, 0n);
+    const payee = await savePayee(withSession, destination);
+    const reviewAboveMinor = env().transferLimits.reviewAboveMinor;
+    const amountMinor = reviewAboveMinor + 100n;
+
+    const sendHeld = async () => {
+      const request = transferRequest({ fromAccountId: source, to: { kind: "payee", payeeId: payee }, amount: formatMinorPlain(amountMinor) });
+      // Above the confirmation threshold too: the bound confirmation a step-up would have written.
+      await database().insert(stepUpConfirmations).values({
+        id: crypto.randomUUID(),
+        sessionId,
+        payloadHash: transferConfirmationPayloadHash(request),
+        confirmedAt: new Date(),
+      });
+      const held = await postCustomerTransfer(withSession, request);
+      expect(held.status).toBe("held");
+      return held.transferId;
+    };
+
+    const firstHeld = await sendHeld();
+    expect(await balancesOf(source)).toEqual({ balanceMinor: 1_000_000n, availableMinor: 1_000_000n - amountMinor });
+    expect(await balancesOf(destination)).toEqual({ balanceMinor: 0n, availableMinor: 0n });
+    await expect(approveHeldTransfer(adminActor, firstHeld)).resolves.toEqual({ transferId: firstHeld, status: "posted" });
+    expect(await balancesOf(source)).toEqual({ balanceMinor: 1_000_000n - amountMinor, availableMinor: 1_000_000n - amountMinor });
+    expect(await balancesOf(destination)).toEqual({ balanceMinor: amountMinor, availableMinor: amountMinor });
+    // A decided transfer cannot be decided again.
+    await expect(rejectHeldTransfer(adminActor, firstHeld, "too late")).rejects.toMatchObject({ code: "conflict" });
+
+    const secondHeld = await sendHeld();
+    expect((await balancesOf(source)).availableMinor).toBe(1_000_000n - 2n * amountMinor);
+    await expect(rejectHeldTransfer(adminActor, secondHeld, "could not verify the payee")).resolves.toEqual({ transferId: secondHeld, status: "rejected" });
+    expect(await balancesOf(source)).toEqual({ balanceMinor: 1_000_000n - amountMinor, availableMinor: 1_000_000n - amountMinor });
+    expect(await balancesOf(destination)).toEqual({ balanceMinor: amountMinor, availableMinor: amountMinor });
+    const [limits] = await database().select().from(customerLimits).where(eq(customerLimits.userId, sender.userId));
+    expect(limits?.sentOnDayMinor).toBe(amountMinor);
+    expect(await checkLedgerInvariants(env().transferLimits.dailyOutgoingMinor)).toEqual(soundLedger);
   });
 });
