@@ -45,6 +45,12 @@ test("a customer sees, filters and exports their history, opens a statement, and
 
   // The CSV export downloads with the same filters.
   await page.goto("/history?direction=in&text=harbour");
+  // The answer itself first, so that a refusal shows its status and body rather than a misnamed download.
+  const exportHref = await page.getByTestId("export-csv").getAttribute("href");
+  const exportAnswer = await page.request.get(exportHref ?? "");
+  expect(exportAnswer.status(), await exportAnswer.text()).toBe(200);
+  expect(exportAnswer.headers()["content-type"]).toBe("text/csv; charset=utf-8");
+  expect(exportAnswer.headers()["content-disposition"]).toMatch(/^attachment; filename="harbour-bank-history-/);
   const downloaded = page.waitForEvent("download");
   await page.getByTestId("export-csv").click();
   const download = await downloaded;
