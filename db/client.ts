@@ -28,7 +28,7 @@ export interface DatabaseHandle {
   /**
    * Runs one statement as a server-side prepared statement, outside any transaction, and answers its rows.
    * Drizzle sends every query unprepared (postgres.js's `unsafe` without `prepare`), so PostgreSQL parses and
-   * plans it again each time; for the ledger's one-call postings that is a third of the work (README,
+   * plans it again each time; the ledger's one-call posting is about a fifth slower that way (README,
    * Benchmark). `text` must be a constant with `$n` placeholders, never built from values.
    */
   queryPrepared<Row extends Record<string, unknown>>(text: string, parameters: readonly StatementParameter[]): Promise<Row[]>;
