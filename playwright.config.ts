@@ -29,7 +29,7 @@ export default defineConfig({
   testDir: "tests/e2e",
   fullyParallel: false,
   workers: 1,
-  // Its own folder: the security suite runs at the same time and Playwright empties its output folder on start.
+  // Its own folder: the security suite may run at the same time, and Playwright empties its output folder on start.
   outputDir: "test-results/e2e",
   retries: 0,
   timeout: 30_000,

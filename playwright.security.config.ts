@@ -3,8 +3,8 @@ import { debianChromiumLaunchOptions } from "./tests/helpers/chromium";
 
 // The security suite (npm run test:security) runs against the built app started exactly as run.sh starts it,
 // over HTTPS, with the REAL rate limits on the shared Redis at 127.0.0.1:6379. Its own ports and embedded data
-// folder (recreated each run) keep it away from a developer's data and from the e2e suite, which ./run.sh test
-// runs at the same time (the e2e suite uses 8443 and 8444, and 1443 and 1444).
+// folder (recreated each run) keep it away from a developer's data and from the e2e suite (which uses 8443 and
+// 8444, and 1443 and 1444), so that the two can also run at the same time.
 // SECURITY_PORT moves the suite (both ports and the data folder), like E2E_PORT for the e2e suite.
 export const securityPort = Number(process.env.SECURITY_PORT ?? 8450);
 export const securityHttpPort = securityPort - 7000;
@@ -26,7 +26,7 @@ export default defineConfig({
   forbidOnly: Boolean(process.env.CI),
   reporter: [["list"]],
   // Not the e2e suite's test-results/: Playwright empties its output folder when it starts, and the two
-  // suites run side by side.
+  // suites may run side by side.
   outputDir: "test-results/security",
   use: {
     baseURL: securityOrigin,

@@ -464,6 +464,8 @@ test.describe(`with a ${shortIdleTimeoutSeconds}-second idle limit`, () => {
   });
 
   test("a session that only prefetches and polls ends at the idle limit, even with a fresh cookie", async ({ browser }) => {
+    // 23 seconds of polling after a sign-in that may wait for a fresh authenticator step: more than the default.
+    test.setTimeout(90_000);
     const { context, page } = await signedInContext(browser, shortAlice(), shortIdleOrigin);
     try {
       // No page stays open: nothing but the requests below reaches the server.
