@@ -1,6 +1,6 @@
 import "server-only";
 import crypto from "node:crypto";
-import { databaseHandle } from "@/db/client";
+import { databaseHandle, type StatementParameter } from "@/db/client";
 import type { StaffActor, SystemActor } from "@/lib/auth/actor";
 import { BankError, assert } from "@/lib/errors";
 import { decisionOutcomes, type DecisionOutcome } from "@/lib/ledger/database-functions";
@@ -69,23 +69,29 @@ function assertMayDecide(actor: DecidingActor): void {
   if (actor.kind !== "staff" || (actor.role !== "admin" && actor.role !== "support")) throw new BankError("not_found");
 }
 
-function contextOf(actor: DecidingActor): { ipAddress: string | null; userAgent: string | null } {
-  return actor.kind === "staff" ? { ipAddress: actor.ipAddress, userAgent: actor.userAgent } : { ipAddress: null, userAgent: null };
+/**
+ * The parameters every decision call ends with, in the functions' order: who decides (id and role), why, when,
+ * and from where (a system actor has no address or user agent).
+ */
+function deciderParameters(actor: DecidingActor, reason: string): StatementParameter[] {
+  const fromStaff = actor.kind === "staff";
+  return [
+    actor.userId,
+    actor.role,
+    cleanReason(reason),
+    new Date().toISOString(),
+    fromStaff ? actor.ipAddress : null,
+    fromStaff ? actor.userAgent : null,
+  ];
 }
 
 async function decide(actor: DecidingActor, transferId: string, approve: boolean, reason: string): Promise<DecisionResult> {
   assertMayDecide(actor);
-  const context = contextOf(actor);
   const [row] = await withPostingRetries(() =>
     databaseHandle().queryPrepared<{ outcome: unknown; transfer_id: unknown; transfer_status: unknown }>(decideStatement, [
       transferId,
       approve,
-      actor.userId,
-      actor.role,
-      cleanReason(reason),
-      new Date().toISOString(),
-      context.ipAddress,
-      context.userAgent,
+      ...deciderParameters(actor, reason),
     ]),
   );
   assert(row !== undefined && isDecisionOutcome(row.outcome), "ledger_decide_held_transfer returned no outcome");
@@ -108,18 +114,12 @@ export function rejectHeldTransfer(actor: DecidingActor, transferId: string, rea
 /** Reverses a posted transfer with a new transfer in the opposite direction; returns the reversal's id. */
 export async function reverseTransfer(actor: DecidingActor, transferId: string, reason: string): Promise<{ reversalId: string }> {
   assertMayDecide(actor);
-  const context = contextOf(actor);
   const reversalId = crypto.randomUUID();
   const [row] = await withPostingRetries(() =>
     databaseHandle().queryPrepared<{ outcome: unknown; transfer_id: unknown }>(reverseStatement, [
       transferId,
       reversalId,
-      actor.userId,
-      actor.role,
-      cleanReason(reason),
-      new Date().toISOString(),
-      context.ipAddress,
-      context.userAgent,
+      ...deciderParameters(actor, reason),
     ]),
   );
   assert(row !== undefined && isDecisionOutcome(row.outcome), "ledger_reverse_transfer returned no outcome");
