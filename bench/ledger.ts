@@ -61,6 +61,36 @@ function databaseUrl(name: string): string {
   return url.toString();
 }
 
+async function withDatabase<Result>(databaseName: string, work: (sql: postgres.Sql) => Promise<Result>): Promise<Result> {
+  const sql = postgres(databaseUrl(databaseName), { max: 1, onnotice: () => undefined });
+  try {
+    return await work(sql);
+  } finally {
+    await sql.end({ timeout: 5 });
+  }
+}
+
+/**
+ * For the last diagnosis row only, in the bench's own throwaway database: every foreign key of transfers and
+ * ledger entries, the CHECK constraints that are not balance rules, and the deferred trigger that checks each
+ * transfer's entries sum to zero. A constant text: no value is spliced into it.
+ */
+const integrityAblationStatements = `
+  alter table ledger_entries drop constraint ledger_entries_account_id_accounts_id_fk,
+    drop constraint ledger_entries_transfer_id_transfers_id_fk, drop constraint ledger_entries_amount_not_zero;
+  alter table transfers drop constraint transfers_credit_account_id_accounts_id_fk, drop constraint transfers_payee_id_payees_id_fk,
+    drop constraint transfers_initiated_by_users_id_fk, drop constraint transfers_debit_account_id_accounts_id_fk,
+    drop constraint transfers_decided_by_users_id_fk, drop constraint transfers_reverses_transfer_id_fk,
+    drop constraint transfers_memo_length, drop constraint transfers_key_has_request_hash,
+    drop constraint transfers_reversal_points_at_original, drop constraint transfers_posted_has_time,
+    drop constraint transfers_distinct_accounts;
+  alter table accounts drop constraint accounts_system_iff_no_owner, drop constraint accounts_system_purpose_iff_system,
+    drop constraint accounts_owner_role_is_customer, drop constraint accounts_currency_iso,
+    drop constraint accounts_account_number_format;
+  alter table ledger_entries disable trigger ledger_entries_balanced;
+  checkpoint;
+`;
+
 async function withAdmin<Result>(work: (sql: postgres.Sql) => Promise<Result>): Promise<Result> {
   const sql = postgres(adminUrl, { max: 1, onnotice: () => undefined });
   try {
@@ -102,31 +132,34 @@ async function measureTpcB(databaseName: string): Promise<Measurement> {
   };
 }
 
-/**
- * The posting function alone, called by pgbench's C client (8 clients, prepared), on the same uniformly chosen
- * customers: the ceiling the database side allows. The gap between this and the service row is what Node,
- * the driver and drizzle add; the gap between this and TPC-B is what the function body costs.
- */
-async function measureFunctionThroughPgbench(
+/** A bench-only lookup table in the ledger's database (customer number -> ids), for pgbench's script. */
+async function createBenchCustomersTable(
   databaseName: string,
   customerIds: readonly string[],
   accountIds: readonly string[],
   payeeIds: readonly string[],
-): Promise<Measurement> {
+): Promise<void> {
   const sql = postgres(databaseUrl(databaseName), { max: 1, onnotice: () => undefined });
   try {
-    // A bench-only lookup table, in the bench's own database: customer number -> ids.
     await sql`create table bench_customers (number integer primary key, user_id uuid not null, account_id uuid not null, payee_id uuid not null)`;
     const rows = customerIds.map((userId, index) => ({ number: index + 1, user_id: userId, account_id: accountIds[index] ?? "", payee_id: payeeIds[index] ?? "" }));
     for (let start = 0; start < rows.length; start += 1000) await sql`insert into bench_customers ${sql(rows.slice(start, start + 1000))}`;
   } finally {
     await sql.end({ timeout: 5 });
   }
+}
+
+/**
+ * The posting function alone, called by pgbench's C client (8 clients, prepared), on the same uniformly chosen
+ * customers: the ceiling the database side allows. The gap between this and the service row is what Node,
+ * the driver and the service add; the gap between this and TPC-B is what the function body costs.
+ */
+async function measureFunctionThroughPgbench(databaseName: string, numberOfCustomers: number, label: string): Promise<Measurement> {
   const scriptPath = path.join(os.tmpdir(), `bench-ledger-${crypto.randomBytes(4).toString("hex")}.sql`);
   fs.writeFileSync(
     scriptPath,
     [
-      `\\set number random(1, ${customerIds.length})`,
+      `\\set number random(1, ${numberOfCustomers})`,
       "SELECT (ledger_post_transfer(gen_random_uuid(), c.user_id, gen_random_uuid()::text, 'bench', c.account_id, NULL, c.payee_id,",
       "  1, NULL, NULL, 'bench', now(), 100000, 250000, 2500000, 2500000, 86400, 300, '127.0.0.1', 'pgbench')).outcome",
       "  FROM bench_customers c WHERE c.number = :number;",
@@ -135,7 +168,7 @@ async function measureFunctionThroughPgbench(
   );
   try {
     const connection = pgbenchConnection();
-    console.log("ledger_post_transfer through pgbench -M prepared -c 8 -j 2 -T 15 ...");
+    console.log(`${label}: pgbench -M prepared -c 8 -j 2 -T 15 ...`);
     const { stdout } = await execFileAsync("pgbench", [...connection.options, "-n", "-M", "prepared", "-c", "8", "-j", "2", "-T", "15", "-f", scriptPath, databaseName], {
       env: connection.environment,
       maxBuffer: 1 << 24,
@@ -145,7 +178,7 @@ async function measureFunctionThroughPgbench(
     const failed = /number of failed transactions: (\d+)/.exec(stdout);
     if (!tps?.[1]) throw new Error(`could not read pgbench's tps from:\n${stdout}`);
     return {
-      label: "ledger_post_transfer via pgbench (-M prepared)",
+      label,
       clients: 8,
       perSecond: Number(tps[1]),
       p50Milliseconds: null,
@@ -277,7 +310,8 @@ async function main(): Promise<void> {
     console.log("Ledger ready.");
 
     measurements.push(await measureTpcB(pgbenchDatabase));
-    measurements.push(await measureFunctionThroughPgbench(ledgerDatabase, customerIds, accountIds, payeeIds));
+    await createBenchCustomersTable(ledgerDatabase, customerIds, accountIds, payeeIds);
+    measurements.push(await measureFunctionThroughPgbench(ledgerDatabase, customerCount, "ledger_post_transfer via pgbench (-M prepared)"));
 
     const runService = async (label: string, clients: number, pickCustomer: () => number): Promise<Measurement> => {
       const latencies: number[] = [];
@@ -419,6 +453,19 @@ async function main(): Promise<void> {
     }
 
     await closeDatabase();
+
+    // Diagnosis of the database side, on the tables as every run above left them: the function again (so that
+    // the first pgbench row's fresh tables are not mistaken for a difference), and then once more with the
+    // integrity the database enforces switched off in this throwaway database — the foreign keys of transfers
+    // and ledger entries, the CHECK constraints other than the balance rules, and the deferred balance
+    // trigger. The bank never runs like that; the row shows what that integrity costs per transfer.
+    measurements.push(await measureFunctionThroughPgbench(ledgerDatabase, customerCount, "ledger_post_transfer via pgbench, again after the runs above (diagnosis)"));
+    await withDatabase(ledgerDatabase, async (sql) => {
+      await sql.unsafe(integrityAblationStatements).simple();
+    });
+    measurements.push(
+      await measureFunctionThroughPgbench(ledgerDatabase, customerCount, "ledger_post_transfer via pgbench, FKs, CHECKs and balance trigger removed (diagnosis)"),
+    );
   } finally {
     if (server?.pid !== undefined) {
       server.kill("SIGTERM");

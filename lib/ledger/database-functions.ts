@@ -201,10 +201,13 @@ BEGIN
 
   -- A second factor bound to this very transfer is needed above the threshold, and for the first transfer
   -- to a payee saved recently (a hijacked session's favourite move: add a payee, then pay it).
-  needs_confirmation := p_amount_minor > p_confirmation_above_minor
-    OR (leaves_customer
-        AND payee_created_at > p_now - make_interval(secs => p_new_payee_confirmation_seconds)
-        AND NOT EXISTS (SELECT 1 FROM transfers t WHERE t.payee_id = p_payee_id AND t.status <> 'rejected'));
+  -- Written as separate steps because plpgsql runs an expression with a subquery as a full query (planner and
+  -- executor) even when the answer is already known; most payments are small and to payees saved long ago.
+  needs_confirmation := p_amount_minor > p_confirmation_above_minor;
+  IF NOT needs_confirmation AND leaves_customer
+     AND payee_created_at > p_now - make_interval(secs => p_new_payee_confirmation_seconds) THEN
+    needs_confirmation := NOT EXISTS (SELECT 1 FROM transfers t WHERE t.payee_id = p_payee_id AND t.status <> 'rejected');
+  END IF;
   IF needs_confirmation THEN
     SELECT c.id INTO confirmation_id
       FROM step_up_confirmations c JOIN sessions s ON s.id = c.session_id

@@ -78,14 +78,25 @@ describe("posting a customer transfer", () => {
     expect(await balancesOf(aliceChecking)).toEqual(before);
   });
 
-  it("asks for a bound confirmation above the threshold and for the first payment to a new payee", async () => {
+  it("asks for a bound confirmation above the threshold and for the first payment to a new payee, not for the second", async () => {
     await expect(
       postCustomerTransfer(alice, transferRequest({ fromAccountId: aliceSavings, to: { kind: "own_account", accountId: aliceChecking }, amount: "1000.01" })),
     ).rejects.toMatchObject({ code: "step_up_required" });
+    const sessionId = await createSession(database(), { userId: alice.userId, ipAddress: null, userAgent: null, showLockNotice: false, secondFactorAt: new Date() });
+    const aliceSignedIn = { ...alice, sessionId };
     const newPayee = await savePayee(alice, bobChecking, { name: "Bob Brennan", createdAt: new Date() });
-    await expect(
-      postCustomerTransfer(alice, transferRequest({ fromAccountId: aliceChecking, to: { kind: "payee", payeeId: newPayee }, amount: "5.00" })),
-    ).rejects.toMatchObject({ code: "step_up_required" });
+    const first = transferRequest({ fromAccountId: aliceChecking, to: { kind: "payee", payeeId: newPayee }, amount: "5.00" });
+    await expect(postCustomerTransfer(aliceSignedIn, first)).rejects.toMatchObject({ code: "step_up_required" });
+    await database().insert(stepUpConfirmations).values({
+      id: crypto.randomUUID(),
+      sessionId,
+      payloadHash: transferConfirmationPayloadHash(first),
+      confirmedAt: new Date(),
+    });
+    expect((await postCustomerTransfer(aliceSignedIn, first)).status).toBe("posted");
+    // Once a payment to the payee has gone through, the next one is an ordinary payment.
+    const second = transferRequest({ fromAccountId: aliceChecking, to: { kind: "payee", payeeId: newPayee }, amount: "6.00" });
+    expect((await postCustomerTransfer(aliceSignedIn, second)).status).toBe("posted");
     await database().update(payees).set({ removedAt: new Date() }).where(eq(payees.id, newPayee));
   });
 
