@@ -56,6 +56,11 @@ export const users = pgTable(
     legalNameCiphertext: text("legal_name_ciphertext").notNull(),
     // Customers give a date of birth at registration; staff accounts have none.
     dateOfBirthCiphertext: text("date_of_birth_ciphertext"),
+    // Contact details the customer keeps up to date on their profile page, and the national identifier taken
+    // at onboarding (shown back only masked, last four characters). All optional, all customers only.
+    phoneCiphertext: text("phone_ciphertext"),
+    postalAddressCiphertext: text("postal_address_ciphertext"),
+    nationalIdentifierCiphertext: text("national_identifier_ciphertext"),
     passwordHash: text("password_hash").notNull(),
     passwordChangedAt: timestamp("password_changed_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
     // Null until the owner follows the emailed verification link; such an account cannot sign in, and an
@@ -98,6 +103,10 @@ export const users = pgTable(
     check(
       "users_date_of_birth_only_for_customers",
       sql`${table.dateOfBirthCiphertext} is null or ${table.role} = 'customer'`,
+    ),
+    check(
+      "users_profile_only_for_customers",
+      sql`(${table.phoneCiphertext} is null and ${table.postalAddressCiphertext} is null and ${table.nationalIdentifierCiphertext} is null) or ${table.role} = 'customer'`,
     ),
     unique("users_email_blind_index_unique").on(table.emailBlindIndex),
     // Target of the accounts' composite foreign key, which is how the database itself guarantees that

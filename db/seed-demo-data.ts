@@ -12,6 +12,7 @@ import { hashPassword } from "@/lib/auth/password";
 import { generateTotpSecret, totpSecretField } from "@/lib/auth/totp";
 import { blindIndex, encryptField, normaliseEmail } from "@/lib/crypto";
 import { env } from "@/lib/env";
+import { profileField } from "@/lib/identity/profile";
 import { postSystemDeposit } from "@/lib/ledger/post-system-deposit";
 import { ensureSystemAccounts, systemAccountId } from "@/lib/ledger/system-accounts";
 
@@ -37,6 +38,9 @@ const demoCustomers = [
   {
     legalName: "Alice Atkinson",
     email: "alice@example.com",
+    // Made-up profile details in reserved ranges: Ofcom's drama numbers and a National Insurance prefix
+    // ("QQ") that is never issued.
+    profile: { dateOfBirth: "1988-04-12", phone: "+447700900123", postalAddress: "12 Harbour Street\nPortsmouth\nPO1 2AB", nationalIdentifier: "QQ123456C" },
     accounts: [
       { kind: "checking" as const, nickname: "Everyday", openingMinor: 5_234_017n },
       { kind: "savings" as const, nickname: "Rainy day", openingMinor: 7_500_000n },
@@ -45,6 +49,7 @@ const demoCustomers = [
   {
     legalName: "Bob Brennan",
     email: "bob@example.com",
+    profile: { dateOfBirth: "1979-11-03", phone: "+447700900456", postalAddress: "3 Quay Lane\nFalmouth\nTR11 3HF", nationalIdentifier: "QQ654321A" },
     accounts: [
       { kind: "checking" as const, nickname: "Current", openingMinor: 6_100_050n },
       { kind: "savings" as const, nickname: "House deposit", openingMinor: 12_000_000n },
@@ -67,13 +72,21 @@ function generateDemoPassword(): string {
   return `Demo-${crypto.randomBytes(12).toString("base64url")}!`;
 }
 
+interface DemoProfile {
+  dateOfBirth: string;
+  phone: string;
+  postalAddress: string;
+  nationalIdentifier: string;
+}
+
 async function insertUser(
   tx: Transaction,
-  person: { role: DemoSignIn["role"]; legalName: string; email: string },
+  person: { role: DemoSignIn["role"]; legalName: string; email: string; profile?: DemoProfile },
   password: string,
   totpSecret: string,
 ): Promise<string> {
   const id = crypto.randomUUID();
+  const { profile } = person;
   await tx.insert(users).values({
     id,
     role: person.role,
@@ -87,6 +100,14 @@ async function insertUser(
     // Every demo user is enrolled with a secret of this install (never a shared default), under the "mfa" key.
     totpSecretCiphertext: await encryptField(totpSecret, totpSecretField(id), "mfa"),
     totpEnrolledAt: new Date(),
+    ...(profile
+      ? {
+          dateOfBirthCiphertext: await encryptField(profile.dateOfBirth, { table: "users", column: "date_of_birth", rowId: id }),
+          phoneCiphertext: await encryptField(profile.phone, profileField(id, "phone")),
+          postalAddressCiphertext: await encryptField(profile.postalAddress, profileField(id, "postal_address")),
+          nationalIdentifierCiphertext: await encryptField(profile.nationalIdentifier, profileField(id, "national_identifier")),
+        }
+      : {}),
   });
   return id;
 }

@@ -17,6 +17,7 @@ export default async function BankLayout({ children }: { children: ReactNode }) 
           <Link href="/move-money">Move money</Link>
           <Link href="/payees">Payees</Link>
           <Link href="/history">History</Link>
+          <Link href="/profile">Profile</Link>
           <Link href="/security">Security</Link>
         </nav>
         <SignOutForm />
