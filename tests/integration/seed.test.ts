@@ -126,7 +126,14 @@ describe("seedDemoData on an empty database", () => {
     expect(rows).toHaveLength(firstSeed.signIns.length);
     for (const signIn of firstSeed.signIns) {
       for (const { row } of rows) {
-        const text = row.toLowerCase();
+        // Ciphertexts, the password hash and the blind index are random text, in which a short name such as
+        // "bob" turns up by chance once in a few hundred rows; they are blanked before searching.
+        const text = row
+          .replace(/v1:[a-z]+:[0-9]+:[A-Za-z0-9_-]+:[A-Za-z0-9_-]*/g, "<ciphertext>")
+          .replace(/\$argon2id\$[^"]*/g, "<password hash>")
+          .replace(/"[0-9a-f]{64}"/g, '"<blind index>"')
+          .toLowerCase();
+        expect(text).toContain("<ciphertext>");
         expect(text).not.toContain(signIn.email.toLowerCase());
         expect(text).not.toContain(signIn.legalName.toLowerCase());
         expect(text).not.toContain(signIn.email.split("@")[0]?.toLowerCase());
