@@ -21,7 +21,8 @@ import { BankError } from "@/lib/errors";
  * tells a caller that has just verified a password whether to store a fresh hash of it.
  *
  * The pepper (NIST SP 800-63B §3.1.1.2). argon2id never sees the password itself: it hashes the 32-byte
- * HMAC-SHA256 of the password under a secret key, the pepper, which the key provider holds (the local keyring
+ * HMAC-SHA256 of the password (as base64 text, see `withPepperedPassword`) under a secret key, the pepper,
+ * which the key provider holds (the local keyring
  * file, or the HSM, where the HMAC is computed inside the token and the pepper never enters this process).
  * Someone who steals the database but not the pepper then cannot test a single guess offline, however weak
  * the password. Stored hashes look like
@@ -91,19 +92,29 @@ async function pepperedPassword(password: string): Promise<Buffer> {
 }
 
 /**
- * Runs `work` with the peppered password and wipes the 32 bytes afterwards: with the stored hash they would
- * allow the same offline guessing the pepper prevents, so they are not left on the heap longer than needed.
+ * Runs `work` with the peppered password: the 32-byte HMAC as standard base64 (44 characters).
+ *
+ * argon2 gets the digest as base64 text rather than as bytes because @node-rs/argon2 2.2.1 hashes a binary
+ * password as given but its `verify` decodes one as UTF-8 and throws "invalid utf-8 sequence" for most
+ * digests (measured here), so bytes could be hashed but never checked. The encoding adds and removes nothing:
+ * the 44 characters stand for exactly the 256 bits of the HMAC, and argon2 accepts them like any password.
+ *
+ * The digest's buffer is wiped once the text exists: with the stored hash it would allow the same offline
+ * guessing the pepper prevents. The base64 string cannot be wiped (JS strings are immutable) and is left to
+ * the garbage collector, like the password itself.
  */
 async function withPepperedPassword<Result>(
   password: string,
-  work: (peppered: Buffer) => Promise<Result>,
+  work: (peppered: string) => Promise<Result>,
 ): Promise<Result> {
-  const peppered = await pepperedPassword(password);
+  const digest = await pepperedPassword(password);
+  let peppered: string;
   try {
-    return await work(peppered);
+    peppered = digest.toString("base64");
   } finally {
-    peppered.fill(0);
+    digest.fill(0);
   }
+  return work(peppered);
 }
 
 /**

@@ -83,7 +83,7 @@ export function createLocalKeyring(filePath: string): KeyProvider {
       const { passwordPepper } = await loaded();
       // The password is encoded exactly as @node-rs/argon2 encoded it when it hashed passwords itself (UTF-8,
       // with a lone surrogate replaced by U+FFFD), so that peppering changes what argon2 sees and nothing about
-      // which typed passwords are equal. The 32-byte digest goes to argon2 as binary input, never as text.
+      // which typed passwords are equal.
       return createHmac("sha256", passwordPepper).update(password, "utf8").digest();
     },
 
