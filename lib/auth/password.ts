@@ -22,10 +22,9 @@ import { BankError } from "@/lib/errors";
  *
  * The pepper (NIST SP 800-63B §3.1.1.2). argon2id never sees the password itself: it hashes the 32-byte
  * HMAC-SHA256 of the password (as base64 text, see `withPepperedPassword`) under a secret key, the pepper,
- * which the key provider holds (the local keyring
- * file, or the HSM, where the HMAC is computed inside the token and the pepper never enters this process).
- * Someone who steals the database but not the pepper then cannot test a single guess offline, however weak
- * the password. Stored hashes look like
+ * which the key provider holds: the local keyring file, or the HSM, where the HMAC is computed inside the
+ * token and the pepper never enters this process. Someone who steals the database but not the pepper then
+ * cannot test a single guess offline, however weak the password. Stored hashes look like
  *
  *   $hmac-sha256-pepper$v=1$argon2id$v=19$m=65536,t=2,p=1$<salt>$<digest>
  *
