@@ -25,7 +25,7 @@ import { changePassword } from "@/lib/identity/account-security";
 import type * as LocalKeyringModule from "@/lib/crypto/local-keyring";
 import { useIntegrationEnvironment } from "../helpers/integration-environment";
 
-const pepperFault = vi.hoisted(() => ({ error: null as Error | null }));
+const pepperFault = vi.hoisted(() => ({ error: null as Error | null, calls: 0 }));
 
 vi.mock("@/lib/crypto/local-keyring", async (importOriginal) => {
   const original = await importOriginal<typeof LocalKeyringModule>();
@@ -35,6 +35,7 @@ vi.mock("@/lib/crypto/local-keyring", async (importOriginal) => {
       return {
         ...real,
         pepperPassword(password: string) {
+          pepperFault.calls += 1;
           return pepperFault.error ? Promise.reject(pepperFault.error) : real.pepperPassword(password);
         },
       };
@@ -169,6 +170,25 @@ describe("migrating hashes stored before the pepper", () => {
     expect((await userRow(customer.userId)).passwordHash.startsWith(pepperPrefix)).toBe(true);
     expect(await authenticateWithPassword({ email: customer.email, password }, context)).not.toBeNull();
     expect(await authenticateWithPassword({ email: customer.email, password: "Quiet-lantern-harbour-48!" }, context)).toBeNull();
+  });
+});
+
+describe("the cost of every path", () => {
+  it("makes exactly one pepper call for an unknown account, a locked one, a wrong and a right password", async () => {
+    const customer = await createCustomer(await hashPassword(password));
+    const locked = await createCustomer(await hashPassword(password));
+    await database().update(users).set({ lockedUntil: new Date(Date.now() + 600_000) }).where(eq(users.id, locked.userId));
+    const attempts: [string, { email: string; password: string }][] = [
+      ["unknown account", { email: "nobody-pepper-cost@example.com", password }],
+      ["locked account", { email: locked.email, password }],
+      ["wrong password", { email: customer.email, password: "Quiet-lantern-harbour-48!" }],
+      ["right password", { email: customer.email, password }],
+    ];
+    for (const [label, credentials] of attempts) {
+      pepperFault.calls = 0;
+      await authenticateWithPassword(credentials, context);
+      expect({ label, calls: pepperFault.calls }).toEqual({ label, calls: 1 });
+    }
   });
 });
 
