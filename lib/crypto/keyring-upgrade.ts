@@ -41,14 +41,17 @@ export type KeyringUpgradeResult = "pepper-added" | "up-to-date";
  */
 export async function addPasswordPepperIfMissing(filePath: string): Promise<KeyringUpgradeResult> {
   const targetPath = await realpath(path.resolve(filePath));
+  // The usual case (every start after the first) only reads: no lock file is made, so a keyring in a
+  // read-only directory that already has its pepper keeps working.
+  if (await isUpToDate(targetPath)) return "up-to-date";
+
   const directory = path.dirname(targetPath);
   const lockPath = path.join(directory, `.${path.basename(targetPath)}.upgrade-lock`);
   const lock = await takeLock(lockPath, targetPath);
   try {
-    // Read only after the lock is held: a concurrent initialiser that added the pepper first is then seen.
+    // Read again now that the lock is held: a concurrent initialiser that added the pepper first is then seen.
     const json = parseKeyringJson(await readRegularFile(targetPath), targetPath);
     if (!lacksPasswordPepper(json)) {
-      // Validated in full so that a damaged pepper is reported now rather than at the first sign-in.
       validateKeyring(keyringFileSchema, json, targetPath);
       return "up-to-date";
     }
@@ -62,6 +65,14 @@ export async function addPasswordPepperIfMissing(filePath: string): Promise<Keyr
     await lock.close();
     await unlink(lockPath);
   }
+}
+
+/** Whether the keyring already has a pepper; it is then validated in full, so a damaged one is reported now. */
+async function isUpToDate(targetPath: string): Promise<boolean> {
+  const json = parseKeyringJson(await readRegularFile(targetPath), targetPath);
+  if (lacksPasswordPepper(json)) return false;
+  validateKeyring(keyringFileSchema, json, targetPath);
+  return true;
 }
 
 async function takeLock(lockPath: string, targetPath: string): Promise<FileHandle> {

@@ -83,6 +83,29 @@ describe("adding the password pepper to an old keyring", () => {
     expect(fileState(filePath)).toEqual(before);
   });
 
+  it("only reads a keyring that has its pepper: it takes no lock, so a read-only directory is fine", async () => {
+    const filePath = freshPath();
+    expect(await createKeyringFile(filePath)).toBe("created");
+    const before = fileState(filePath);
+    // A lock left behind would stop an upgrade; a keyring that needs none does not even look for it. (Tested
+    // this way rather than with a read-only directory because these tests may run as root, who can write there.)
+    const lockPath = path.join(path.dirname(filePath), ".keyring.json.upgrade-lock");
+    fs.writeFileSync(lockPath, "", { mode: 0o600 });
+    expect(await addPasswordPepperIfMissing(filePath)).toBe("up-to-date");
+    expect(fileState(filePath)).toEqual(before);
+    expect(fs.existsSync(lockPath)).toBe(true);
+  });
+
+  it("reports a damaged pepper instead of leaving it for the first sign-in", async () => {
+    const filePath = freshPath();
+    expect(await createKeyringFile(filePath)).toBe("created");
+    const keyring = parseKeyringText(fs.readFileSync(filePath, "utf8"), filePath);
+    fs.writeFileSync(filePath, JSON.stringify({ ...keyring, passwordPepper: keyring.passwordPepper.slice(0, 20) }));
+    const before = fileState(filePath);
+    await expect(addPasswordPepperIfMissing(filePath)).rejects.toThrow(/passwordPepper: must be exactly 32 bytes/);
+    expect(fileState(filePath)).toEqual(before);
+  });
+
   it("upgrades the file a symbolic link points to and keeps the link", async () => {
     const filePath = freshPath();
     const old = writeKeyringWithoutPepper(filePath);
