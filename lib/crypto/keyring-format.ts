@@ -91,8 +91,6 @@ const blindIndexKeysSchema = z.strictObject({
   email: encodedKeySchema,
 } satisfies Record<BlindIndexPurpose, typeof encodedKeySchema>);
 
-/** The name of the pepper field, shared with the upgrade so that both look for the same key. */
-export const passwordPepperField = "passwordPepper";
 
 const keyringFieldsBeforePepper = {
   format: z.literal(keyringFormatVersion),
@@ -113,7 +111,7 @@ function refuseRepeatedKeys(keyring: KeysOfKeyring, context: z.RefinementCtx): v
 }
 
 export const keyringFileSchema = z
-  .strictObject({ ...keyringFieldsBeforePepper, [passwordPepperField]: encodedKeySchema })
+  .strictObject({ ...keyringFieldsBeforePepper, passwordPepper: encodedKeySchema })
   .superRefine(refuseRepeatedKeys);
 
 /**
@@ -168,7 +166,7 @@ export function parseKeyringJson(text: string, source: string): unknown {
 
 /** Whether `json` is an object with no pepper field at all (as opposed to a pepper that is malformed). */
 export function lacksPasswordPepper(json: unknown): boolean {
-  return typeof json === "object" && json !== null && !Array.isArray(json) && !Object.hasOwn(json, passwordPepperField);
+  return typeof json === "object" && json !== null && !Array.isArray(json) && !Object.hasOwn(json, "passwordPepper");
 }
 
 export function validateKeyring<Schema extends z.ZodType>(schema: Schema, json: unknown, source: string): z.infer<Schema> {
