@@ -15,9 +15,10 @@
  * writes; the second initialiser then fails with a message instead of racing, and run.sh's next start finds
  * the pepper present and does nothing.
  */
-import { open, realpath, rename, unlink, type FileHandle } from "node:fs/promises";
 import { randomBytes } from "node:crypto";
+import { open, readFile, realpath, rename, unlink, type FileHandle } from "node:fs/promises";
 import path from "node:path";
+import { isDeepStrictEqual } from "node:util";
 import { BankError } from "../errors";
 import {
   freshEncodedKey,
@@ -59,7 +60,16 @@ export async function addPasswordPepperIfMissing(filePath: string): Promise<Keyr
     // The schema refuses a pepper equal to any other key; with 256 random bits that cannot happen by chance,
     // and the validation inside serialiseKeyring would stop the write if it ever did.
     const upgraded: KeyringFile = { ...withoutPepper, passwordPepper: freshEncodedKey() };
-    await replaceFileAtomically(targetPath, serialiseKeyring(upgraded));
+    await replaceFileAtomically(targetPath, serialiseKeyring(upgraded), (writtenText, writtenPath) => {
+      // What reached the disk is read back and compared before it replaces anything, so that no bug between
+      // here and the file system can lose or alter a key that existing data depends on.
+      const written = validateKeyring(keyringFileSchema, parseKeyringJson(writtenText, writtenPath), writtenPath);
+      if (!sameKeys(written, upgraded)) {
+        throw new BankError("internal", {
+          internalMessage: `the upgraded keyring did not read back as written; ${targetPath} was left as it was`,
+        });
+      }
+    });
     return "pepper-added";
   } finally {
     await lock.close();
@@ -114,7 +124,19 @@ async function readRegularFile(filePath: string): Promise<string> {
   }
 }
 
-async function replaceFileAtomically(targetPath: string, contents: string): Promise<void> {
+/** Every key of both keyrings is the same string (so the same bytes), the pepper included. */
+function sameKeys(first: KeyringFile, second: KeyringFile): boolean {
+  return isDeepStrictEqual(
+    { dataKeys: first.dataKeys, blindIndexKeys: first.blindIndexKeys, passwordPepper: first.passwordPepper },
+    { dataKeys: second.dataKeys, blindIndexKeys: second.blindIndexKeys, passwordPepper: second.passwordPepper },
+  );
+}
+
+async function replaceFileAtomically(
+  targetPath: string,
+  contents: string,
+  checkWritten: (writtenText: string, writtenPath: string) => void,
+): Promise<void> {
   const directory = path.dirname(targetPath);
   const temporaryPath = path.join(directory, `.${path.basename(targetPath)}.${randomBytes(8).toString("hex")}.tmp`);
   // "wx" refuses to follow or reuse anything already at the temporary name.
@@ -131,6 +153,7 @@ async function replaceFileAtomically(targetPath: string, contents: string): Prom
     } finally {
       await handle.close();
     }
+    checkWritten(await readFile(temporaryPath, "utf8"), temporaryPath);
     // rename replaces the old keyring in one step; on the same file system it is atomic for every reader.
     await rename(temporaryPath, targetPath);
     renamed = true;
