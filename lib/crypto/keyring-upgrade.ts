@@ -51,7 +51,8 @@ export async function addPasswordPepperIfMissing(filePath: string): Promise<Keyr
   const lock = await takeLock(lockPath, targetPath);
   try {
     // Read again now that the lock is held: a concurrent initialiser that added the pepper first is then seen.
-    const json = parseKeyringJson(await readRegularFile(targetPath), targetPath);
+    const current = await readRegularFile(targetPath);
+    const json = parseKeyringJson(current.text, targetPath);
     if (!lacksPasswordPepper(json)) {
       validateKeyring(keyringFileSchema, json, targetPath);
       return "up-to-date";
@@ -60,7 +61,7 @@ export async function addPasswordPepperIfMissing(filePath: string): Promise<Keyr
     // The schema refuses a pepper equal to any other key; with 256 random bits that cannot happen by chance,
     // and the validation inside serialiseKeyring would stop the write if it ever did.
     const upgraded: KeyringFile = { ...withoutPepper, passwordPepper: freshEncodedKey() };
-    await replaceFileAtomically(targetPath, serialiseKeyring(upgraded), (writtenText, writtenPath) => {
+    await replaceFileAtomically(targetPath, serialiseKeyring(upgraded), current.owner, (writtenText, writtenPath) => {
       // What reached the disk is read back and compared before it replaces anything, so that no bug between
       // here and the file system can lose or alter a key that existing data depends on.
       const written = validateKeyring(keyringFileSchema, parseKeyringJson(writtenText, writtenPath), writtenPath);
@@ -79,7 +80,7 @@ export async function addPasswordPepperIfMissing(filePath: string): Promise<Keyr
 
 /** Whether the keyring already has a pepper; it is then validated in full, so a damaged one is reported now. */
 async function isUpToDate(targetPath: string): Promise<boolean> {
-  const json = parseKeyringJson(await readRegularFile(targetPath), targetPath);
+  const json = parseKeyringJson((await readRegularFile(targetPath)).text, targetPath);
   if (lacksPasswordPepper(json)) return false;
   validateKeyring(keyringFileSchema, json, targetPath);
   return true;
@@ -101,7 +102,12 @@ async function takeLock(lockPath: string, targetPath: string): Promise<FileHandl
   }
 }
 
-async function readRegularFile(filePath: string): Promise<string> {
+interface FileOwner {
+  readonly userId: number;
+  readonly groupId: number;
+}
+
+async function readRegularFile(filePath: string): Promise<{ text: string; owner: FileOwner }> {
   const handle = await open(filePath, "r");
   try {
     const status = await handle.stat();
@@ -118,7 +124,7 @@ async function readRegularFile(filePath: string): Promise<string> {
           `refusing to upgrade it. Restrict it with: chmod 600 ${filePath}`,
       });
     }
-    return await handle.readFile("utf8");
+    return { text: await handle.readFile("utf8"), owner: { userId: status.uid, groupId: status.gid } };
   } finally {
     await handle.close();
   }
@@ -135,6 +141,7 @@ function sameKeys(first: KeyringFile, second: KeyringFile): boolean {
 async function replaceFileAtomically(
   targetPath: string,
   contents: string,
+  owner: FileOwner,
   checkWritten: (writtenText: string, writtenPath: string) => void,
 ): Promise<void> {
   const directory = path.dirname(targetPath);
@@ -147,6 +154,10 @@ async function replaceFileAtomically(
       // The umask can only remove permission bits; chmod makes the new file exactly 0600 whatever the old
       // file's mode was (the provider refuses anything readable by group or others).
       await handle.chmod(0o600);
+      // The new file belongs to whoever ran the initialiser; when that is root upgrading the keyring of the
+      // user the app runs as, the app could no longer read its own keys. Only root can give a file away, and
+      // anyone else who could read the 0600 keyring already owns it, so only root needs to chown.
+      if (process.getuid?.() === 0) await handle.chown(owner.userId, owner.groupId);
       await handle.writeFile(contents, "utf8");
       // Flushed before the rename, so that a power loss cannot leave the new name pointing at empty blocks.
       await handle.sync();

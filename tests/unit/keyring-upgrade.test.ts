@@ -106,6 +106,15 @@ describe("adding the password pepper to an old keyring", () => {
     expect(fileState(filePath)).toEqual(before);
   });
 
+  it.runIf(process.getuid?.() === 0)("keeps the file's owner when root upgrades another user's keyring", async () => {
+    const filePath = freshPath();
+    writeKeyringWithoutPepper(filePath);
+    fs.chownSync(filePath, 65534, 65534);
+    expect(await addPasswordPepperIfMissing(filePath)).toBe("pepper-added");
+    const status = fs.statSync(filePath);
+    expect({ userId: status.uid, groupId: status.gid, mode: status.mode & 0o777 }).toEqual({ userId: 65534, groupId: 65534, mode: 0o600 });
+  });
+
   it("upgrades the file a symbolic link points to and keeps the link", async () => {
     const filePath = freshPath();
     const old = writeKeyringWithoutPepper(filePath);
