@@ -8,6 +8,10 @@
  * already encrypted with it would become unreadable; run.sh calls this on every start, so "already exists"
  * is the normal case and exits successfully.
  *
+ * A keyring written before the password pepper existed is upgraded in place: a fresh pepper is added and
+ * every other key is kept as it was (lib/crypto/keyring-upgrade.ts). A keyring that already has a pepper is
+ * left untouched, so running this again changes nothing.
+ *
  * This script runs under plain `tsx`, without the `react-server` condition, so it must not import anything
  * that starts with `import "server-only"` (that import throws outside a server build). It relies only on
  * keyring-format.ts, which is kept free of it for this reason. It never prints key material.
@@ -17,6 +21,7 @@
  */
 import path from "node:path";
 import { createKeyringFile } from "../lib/crypto/keyring-format";
+import { addPasswordPepperIfMissing } from "../lib/crypto/keyring-upgrade";
 
 async function main(argumentsAfterScript: readonly string[]): Promise<number> {
   const [target, ...rest] = argumentsAfterScript;
@@ -26,10 +31,14 @@ async function main(argumentsAfterScript: readonly string[]): Promise<number> {
   }
   const keyringPath = path.resolve(target);
   const result = await createKeyringFile(keyringPath);
-  if (result === "exists") {
-    process.stdout.write(`keyring exists, left as is: ${keyringPath}\n`);
-  } else {
+  if (result === "created") {
     process.stdout.write(`keyring created with fresh keys (mode 0600): ${keyringPath}\n`);
+    return 0;
+  }
+  if ((await addPasswordPepperIfMissing(keyringPath)) === "pepper-added") {
+    process.stdout.write(`keyring upgraded: password pepper added, other keys kept (mode 0600): ${keyringPath}\n`);
+  } else {
+    process.stdout.write(`keyring exists, left as is: ${keyringPath}\n`);
   }
   return 0;
 }
@@ -39,7 +48,8 @@ main(process.argv.slice(2)).then(
     process.exitCode = exitCode;
   },
   (error: unknown) => {
-    // The errors that can reach here (file-system errors, a non-file at the path) carry no key material.
+    // The errors that can reach here (file-system errors, a non-file at the path, a keyring that fails
+    // validation, whose messages name fields but never quote values) carry no key material.
     console.error(`could not initialise the keyring: ${error instanceof Error ? error.message : String(error)}`);
     process.exitCode = 1;
   },

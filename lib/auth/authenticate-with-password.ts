@@ -39,6 +39,11 @@ export interface AuthenticatedUser {
  * period. The count restarts from zero when a lock begins and when a second factor is proven, never on a right
  * password alone (see recordPasswordVerified). The counting itself lives in lib/auth/lockout.ts, because wrong
  * second-factor codes count towards the same lock.
+ *
+ * Every path verifies through the password pepper (lib/auth/password.ts), the decoy paths included. When the
+ * pepper is unavailable, `verifyPassword` throws `BankError("unavailable")` and this function throws it on
+ * before any outcome is recorded: an outage is not a guess, so it neither counts towards a lock nor lands in
+ * the login history as a wrong password, and the caller answers 503.
  */
 export async function authenticateWithPassword(
   credentials: Partial<Record<string, unknown>>,
@@ -100,7 +105,8 @@ async function recordPasswordVerified(
   password: string,
   context: RequestContext,
 ): Promise<AuthenticatedUser> {
-  // A hash made with weaker parameters than today's is replaced now, while the password is at hand.
+  // A hash made without the pepper (stored before passwords were peppered) or with weaker parameters than
+  // today's is replaced now, while the password is at hand: this is how old hashes migrate to peppered ones.
   const upgradedHash = passwordHashNeedsRehash(user.passwordHash) ? await hashPassword(password) : null;
   await database().transaction(async (tx) => {
     if (upgradedHash) await tx.update(users).set({ passwordHash: upgradedHash }).where(eq(users.id, user.id));

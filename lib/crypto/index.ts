@@ -11,13 +11,14 @@ import "server-only";
 import { env } from "@/lib/env";
 import { BankError } from "@/lib/errors";
 import { createFieldCipher, type FieldCipher, type FieldContext } from "@/lib/crypto/field-cipher";
-import type { BlindIndexPurpose, DataKeyPurpose, KeyProvider } from "@/lib/crypto/key-provider";
+import { keyLengthInBytes, type BlindIndexPurpose, type DataKeyPurpose, type KeyProvider } from "@/lib/crypto/key-provider";
 import { createLocalKeyring } from "@/lib/crypto/local-keyring";
 
 export { normaliseEmail } from "@/lib/crypto/normalise";
 export type { FieldContext } from "@/lib/crypto/field-cipher";
 export type { BlindIndexPurpose, DataKeyPurpose } from "@/lib/crypto/key-provider";
 
+let sharedProvider: KeyProvider | undefined;
 let sharedCipher: FieldCipher | undefined;
 
 function configuredProvider(): KeyProvider {
@@ -34,9 +35,15 @@ function configuredProvider(): KeyProvider {
   }
 }
 
+function keyProvider(): KeyProvider {
+  // Only a successfully built provider is remembered, so a failure is reported again on every call. The field
+  // cipher and the password pepper share it, and with it the keys it has loaded.
+  sharedProvider ??= configuredProvider();
+  return sharedProvider;
+}
+
 function fieldCipher(): FieldCipher {
-  // Only a successfully built cipher is remembered, so a failure is reported again on every call.
-  sharedCipher ??= createFieldCipher(configuredProvider());
+  sharedCipher ??= createFieldCipher(keyProvider());
   return sharedCipher;
 }
 
@@ -65,4 +72,21 @@ export async function decryptField(
 /** The keyed, deterministic index of `value` (normalised for its purpose first), as lower-case hex. */
 export async function blindIndex(purpose: BlindIndexPurpose, value: string): Promise<string> {
   return fieldCipher().blindIndex(purpose, value);
+}
+
+/**
+ * HMAC-SHA256 of the password under the password pepper: the 32 bytes that lib/auth/password.ts hands to
+ * argon2id instead of the password. Throws when the provider cannot compute it; there is no unpeppered
+ * fallback, because hashes made without the pepper would be exactly the ones a stolen database can attack.
+ */
+export async function pepperPassword(password: string): Promise<Buffer> {
+  const peppered = await keyProvider().pepperPassword(password);
+  // A provider (today's or a PKCS#11 one) that returned anything but a full SHA-256 digest would weaken every
+  // hash made from it without any visible failure, so the length is checked at this one boundary.
+  if (!Buffer.isBuffer(peppered) || peppered.length !== keyLengthInBytes) {
+    throw new BankError("internal", {
+      internalMessage: `key provider returned a password pepper result that is not ${keyLengthInBytes} bytes`,
+    });
+  }
+  return peppered;
 }

@@ -13,7 +13,8 @@
  *       "mfa":  { "current": 1, "versions": { "1": "<base64, 32 bytes>" } },
  *       "memo": { "current": 1, "versions": { "1": "<base64, 32 bytes>" } }
  *     },
- *     "blindIndexKeys": { "email": "<base64, 32 bytes>" }
+ *     "blindIndexKeys": { "email": "<base64, 32 bytes>" },
+ *     "passwordPepper": "<base64, 32 bytes>"
  *   }
  *
  * - `format` lets a future layout be told apart instead of being misread as this one.
@@ -21,6 +22,12 @@
  *   must exist in `versions`. Old versions stay in the file after a rotation so that existing ciphertexts,
  *   which carry their key version, still decrypt. Version labels are positive decimal integers without leading
  *   zeros, so that "1" and "01" cannot name two different keys.
+ * - `passwordPepper` is the HMAC-SHA256 key that every password goes through before argon2id (NIST SP 800-63B
+ *   calls it a pepper; see lib/auth/password.ts). It has no versions: there is one pepper, and the stored
+ *   hashes name the pepper version they were made with, so that a later rotation can add a second one.
+ *   Keyring files written before the pepper existed lack this field; they are otherwise valid format 1 files,
+ *   so the format number stays 1 and `scripts/init-keyring.ts` adds the pepper in place
+ *   (`keyring-upgrade.ts`). The provider refuses such a file with a message naming that script.
  * - Every key is standard, padded, canonical base64 of exactly 32 random bytes.
  * - Unknown fields are rejected (a typo such as "verisons" must not silently drop keys), and the same key may
  *   not appear twice (a copy-paste would quietly defeat the separation between purposes).
@@ -84,31 +91,48 @@ const blindIndexKeysSchema = z.strictObject({
   email: encodedKeySchema,
 } satisfies Record<BlindIndexPurpose, typeof encodedKeySchema>);
 
-export const keyringFileSchema = z
-  .strictObject({
-    format: z.literal(keyringFormatVersion),
-    dataKeys: dataKeysSchema,
-    blindIndexKeys: blindIndexKeysSchema,
-  })
-  .superRefine((keyring, context) => {
-    const seen = new Set<string>();
-    for (const encoded of allEncodedKeys(keyring)) {
-      if (seen.has(encoded)) {
-        // The message must not quote the key: validation errors end up in logs.
-        context.addIssue({ code: "custom", path: [], message: "the same key appears more than once in the keyring" });
-        return;
-      }
-      seen.add(encoded);
+
+const keyringFieldsBeforePepper = {
+  format: z.literal(keyringFormatVersion),
+  dataKeys: dataKeysSchema,
+  blindIndexKeys: blindIndexKeysSchema,
+};
+
+function refuseRepeatedKeys(keyring: KeysOfKeyring, context: z.RefinementCtx): void {
+  const seen = new Set<string>();
+  for (const encoded of allEncodedKeys(keyring)) {
+    if (seen.has(encoded)) {
+      // The message must not quote the key: validation errors end up in logs.
+      context.addIssue({ code: "custom", path: [], message: "the same key appears more than once in the keyring" });
+      return;
     }
-  });
+    seen.add(encoded);
+  }
+}
+
+export const keyringFileSchema = z
+  .strictObject({ ...keyringFieldsBeforePepper, passwordPepper: encodedKeySchema })
+  .superRefine(refuseRepeatedKeys);
+
+/**
+ * A keyring file as written before the password pepper existed. Only the upgrade in keyring-upgrade.ts reads
+ * files with this schema; the provider never accepts one.
+ */
+export const keyringFileWithoutPepperSchema = z.strictObject(keyringFieldsBeforePepper).superRefine(refuseRepeatedKeys);
 
 export type KeyringFile = z.infer<typeof keyringFileSchema>;
+export type KeyringFileWithoutPepper = z.infer<typeof keyringFileWithoutPepperSchema>;
 export type DataKeyRing = KeyringFile["dataKeys"][DataKeyPurpose];
 
-function allEncodedKeys(keyring: Pick<KeyringFile, "dataKeys" | "blindIndexKeys">): string[] {
+type KeysOfKeyring = Pick<KeyringFile, "dataKeys" | "blindIndexKeys"> & { readonly passwordPepper?: string };
+
+function allEncodedKeys(keyring: KeysOfKeyring): string[] {
   const encodedKeys: string[] = [];
   for (const purpose of dataKeyPurposes) encodedKeys.push(...Object.values(keyring.dataKeys[purpose].versions));
   for (const purpose of blindIndexPurposes) encodedKeys.push(keyring.blindIndexKeys[purpose]);
+  // The pepper is compared with every other key too: a pepper equal to the email blind-index key, for example,
+  // would make a password's pepper HMAC and an email's blind index the same function.
+  if (keyring.passwordPepper !== undefined) encodedKeys.push(keyring.passwordPepper);
   return encodedKeys;
 }
 
@@ -118,13 +142,35 @@ function allEncodedKeys(keyring: Pick<KeyringFile, "dataKeys" | "blindIndexKeys"
  * errors quote a slice of the source text, which here would be key material going straight into the logs.
  */
 export function parseKeyringText(text: string, source: string): KeyringFile {
-  let json: unknown;
+  const json = parseKeyringJson(text, source);
+  if (lacksPasswordPepper(json)) {
+    // Named apart from the other problems because it is the expected state of every keyring made before the
+    // pepper existed, and the fix is one command rather than an edit of the file.
+    throw new BankError("internal", {
+      internalMessage:
+        `keyring ${source} has no password pepper (it was created before passwords were peppered); ` +
+        `add one, keeping every other key, with: npx tsx scripts/init-keyring.ts ${source}`,
+    });
+  }
+  return validateKeyring(keyringFileSchema, json, source);
+}
+
+/** JSON.parse without letting V8's error message, which quotes the input, anywhere near the logs. */
+export function parseKeyringJson(text: string, source: string): unknown {
   try {
-    json = JSON.parse(text);
+    return JSON.parse(text) as unknown;
   } catch {
     throw new BankError("internal", { internalMessage: `keyring ${source} is not valid JSON` });
   }
-  const parsed = keyringFileSchema.safeParse(json);
+}
+
+/** Whether `json` is an object with no pepper field at all (as opposed to a pepper that is malformed). */
+export function lacksPasswordPepper(json: unknown): boolean {
+  return typeof json === "object" && json !== null && !Array.isArray(json) && !Object.hasOwn(json, "passwordPepper");
+}
+
+export function validateKeyring<Schema extends z.ZodType>(schema: Schema, json: unknown, source: string): z.infer<Schema> {
+  const parsed = schema.safeParse(json);
   if (!parsed.success) {
     const problems = parsed.error.issues.map((issue) => `${issue.path.join(".") || "(root)"}: ${issue.message}`);
     throw new BankError("internal", { internalMessage: `keyring ${source} is invalid: ${problems.join("; ")}` });
@@ -132,7 +178,7 @@ export function parseKeyringText(text: string, source: string): KeyringFile {
   return parsed.data;
 }
 
-function freshEncodedKey(): string {
+export function freshEncodedKey(): string {
   // randomBytes draws from the operating system's CSPRNG; it throws rather than returning weak bytes.
   return randomBytes(keyLengthInBytes).toString("base64");
 }
@@ -147,6 +193,7 @@ export function generateKeyring(): KeyringFile {
       memo: { current: 1, versions: { "1": freshEncodedKey() } },
     },
     blindIndexKeys: { email: freshEncodedKey() },
+    passwordPepper: freshEncodedKey(),
   };
   // Validating our own output catches a drift between this generator and the schema at creation time.
   return keyringFileSchema.parse(keyring);
@@ -240,7 +287,7 @@ async function existingKeyringAt(targetPath: string): Promise<boolean> {
 }
 
 /** Flushes the directory entry, so that the new keyring's name survives a power loss right after creation. */
-async function syncDirectory(directory: string): Promise<void> {
+export async function syncDirectory(directory: string): Promise<void> {
   const handle = await open(directory, "r");
   try {
     await handle.sync();

@@ -4,7 +4,7 @@ import "server-only";
  * It is meant for development and the local demo; production configuration requires the PKCS#11 provider,
  * where keys never sit in a plain file (see `parseEnvironment` in lib/env-schema.ts).
  */
-import { createSecretKey, type KeyObject } from "node:crypto";
+import { createHmac, createSecretKey, type KeyObject } from "node:crypto";
 import { open, type FileHandle } from "node:fs/promises";
 import { BankError } from "@/lib/errors";
 import {
@@ -27,6 +27,7 @@ interface LoadedDataKeyRing {
 interface LoadedKeyring {
   readonly dataKeys: ReadonlyMap<DataKeyPurpose, LoadedDataKeyRing>;
   readonly blindIndexKeys: ReadonlyMap<BlindIndexPurpose, KeyObject>;
+  readonly passwordPepper: KeyObject;
 }
 
 /** Any of these permission bits would let a user other than the file's owner read or change the keys. */
@@ -73,6 +74,23 @@ export function createLocalKeyring(filePath: string): KeyProvider {
         });
       }
       return key;
+    },
+
+    async pepperPassword(password) {
+      // Checked at run time because a caller outside the type system could pass anything, and HMAC over
+      // `String(undefined)` would quietly pepper the word "undefined".
+      if (typeof password !== "string") throw new TypeError("the password to pepper must be a string");
+      const { passwordPepper } = await loaded();
+      // The password is encoded exactly as @node-rs/argon2 encoded it when it hashed passwords itself (UTF-8,
+      // with a lone surrogate replaced by U+FFFD), so that peppering changes what argon2 sees and nothing about
+      // which typed passwords are equal.
+      return createHmac("sha256", passwordPepper).update(password, "utf8").digest();
+    },
+
+    // Placeholder so that this branch compiles against the new interface; the rotation branch owns the
+    // local keyring's implementation and replaces this method when the branches are merged.
+    async rotateDataKey() {
+      throw new BankError("internal", { internalMessage: "rotateDataKey arrives with the rotation branch" });
     },
   };
 }
@@ -154,7 +172,7 @@ function toKeyObjects(keyring: KeyringFile): LoadedKeyring {
   for (const purpose of blindIndexPurposes) {
     blindIndexKeys.set(purpose, keyObjectFromBase64(keyring.blindIndexKeys[purpose]));
   }
-  return { dataKeys, blindIndexKeys };
+  return { dataKeys, blindIndexKeys, passwordPepper: keyObjectFromBase64(keyring.passwordPepper) };
 }
 
 function keyObjectFromBase64(encoded: string): KeyObject {

@@ -312,7 +312,7 @@ describe("hash upgrades", () => {
     expect(await signIn(email, strongPassword)).not.toBeNull();
     const upgraded = (await userFor(email))?.passwordHash;
     expect(upgraded).not.toBe(weakHash);
-    expect(upgraded).toMatch(/^\$argon2id\$v=19\$m=65536,t=2,p=1\$/);
+    expect(upgraded).toMatch(/^\$hmac-sha256-pepper\$v=1\$argon2id\$v=19\$m=65536,t=2,p=1\$/);
     expect(await signIn(email, strongPassword)).not.toBeNull();
   });
 });

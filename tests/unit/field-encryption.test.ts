@@ -1,4 +1,4 @@
-import { createHash } from "node:crypto";
+import { createHash, createHmac } from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -14,6 +14,7 @@ import {
 import { createLocalKeyring } from "@/lib/crypto/local-keyring";
 import { normaliseEmail } from "@/lib/crypto/normalise";
 import { BankError } from "@/lib/errors";
+import { writeKeyringWithoutPepper } from "@/tests/helpers/temporary-keyring";
 
 
 const temporaryRoot = fs.mkdtempSync(path.join(os.tmpdir(), "field-encryption-"));
@@ -338,6 +339,10 @@ describe("local keyring file", () => {
       "a key reused across purposes",
       (keyring) => ({ ...keyring, blindIndexKeys: { email: keyring.dataKeys.pii.versions["1"] } }),
     ],
+    ["a pepper equal to the blind-index key", (keyring) => ({ ...keyring, passwordPepper: keyring.blindIndexKeys.email })],
+    ["a pepper equal to a data key", (keyring) => ({ ...keyring, passwordPepper: keyring.dataKeys.mfa.versions["1"] })],
+    ["a pepper that is not 32 bytes", (keyring) => ({ ...keyring, passwordPepper: Buffer.alloc(16, 3).toString("base64") })],
+    ["a pepper that is not a string", (keyring) => ({ ...keyring, passwordPepper: { "1": keyring.passwordPepper } })],
     [
       "a character outside base64",
       (keyring) => ({ ...keyring, blindIndexKeys: { email: keyring.blindIndexKeys.email.replace(/^./, "*") } }),
@@ -362,12 +367,58 @@ describe("local keyring file", () => {
   it("serialises a keyring that parses back to the same keys", () => {
     const keyring = generateKeyring();
     expect(JSON.parse(serialiseKeyring(keyring))).toEqual(keyring);
-    // Every generated key is distinct.
+    // Every generated key is distinct, the pepper included.
     const keys = [
       ...Object.values(keyring.dataKeys).flatMap((ring) => Object.values(ring.versions)),
       keyring.blindIndexKeys.email,
+      keyring.passwordPepper,
     ];
-    expect(new Set(keys).size).toBe(4);
+    expect(keys.every((key) => Buffer.from(key, "base64").length === 32)).toBe(true);
+    expect(new Set(keys).size).toBe(5);
+  });
+
+  it("refuses a keyring without a password pepper, naming the initialiser that adds one", async () => {
+    const filePath = freshPath();
+    writeKeyringWithoutPepper(filePath);
+    const provider = createLocalKeyring(filePath);
+    // The whole keyring is refused, not only the pepper: a provider half-loaded would hide the problem until the
+    // first sign-in.
+    for (const attempt of [provider.pepperPassword("a password"), provider.currentDataKey("pii"), provider.blindIndexKey("email")]) {
+      const error: unknown = await attempt.catch((caught: unknown) => caught);
+      expect(error).toBeInstanceOf(BankError);
+      expect((error as BankError).message).toContain("has no password pepper");
+      expect((error as BankError).message).toContain(`npx tsx scripts/init-keyring.ts ${filePath}`);
+    }
+  });
+});
+
+describe("password pepper of the local keyring", () => {
+  it("is HMAC-SHA256 of the UTF-8 password under the file's pepper key, 32 bytes", async () => {
+    const keyring = generateKeyring();
+    const provider = createLocalKeyring(await keyringAt(keyring));
+    const password = "Zoë's pass phrase 🏦";
+    const peppered = await provider.pepperPassword(password);
+    expect(peppered).toHaveLength(32);
+    const expected = createHmac("sha256", Buffer.from(keyring.passwordPepper, "base64")).update(password, "utf8").digest();
+    expect(peppered.equals(expected)).toBe(true);
+    expect((await provider.pepperPassword(password)).equals(expected)).toBe(true);
+    expect((await provider.pepperPassword(`${password} `)).equals(expected)).toBe(false);
+  });
+
+  it("differs between keyrings and does not use the blind-index key", async () => {
+    const keyring = generateKeyring();
+    const first = createLocalKeyring(await keyringAt(keyring));
+    const second = createLocalKeyring(await keyringAt());
+    const password = "alice@example.com";
+    const peppered = await first.pepperPassword(password);
+    expect(peppered.equals(await second.pepperPassword(password))).toBe(false);
+    const underBlindIndexKey = createHmac("sha256", Buffer.from(keyring.blindIndexKeys.email, "base64")).update(password, "utf8").digest();
+    expect(peppered.equals(underBlindIndexKey)).toBe(false);
+  });
+
+  it("refuses a password that is not a string", async () => {
+    const provider = createLocalKeyring(await keyringAt());
+    await expect(provider.pepperPassword(undefined as unknown as string)).rejects.toThrow(TypeError);
   });
 });
 
@@ -453,6 +504,19 @@ describe("lib/crypto entry point", () => {
     expect(await crypto.blindIndex("email", " Alice@Example.com")).toBe(
       await crypto.blindIndex("email", crypto.normaliseEmail("alice@example.com")),
     );
+  });
+
+  it("peppers passwords with the configured keyring's pepper", async () => {
+    const keyring = generateKeyring();
+    const filePath = await keyringAt(keyring);
+    vi.stubEnv("AUTH_SECRET", "a".repeat(40));
+    vi.stubEnv("KEY_PROVIDER", "local");
+    vi.stubEnv("KEYRING_PATH", filePath);
+    vi.resetModules();
+    const crypto = await import("@/lib/crypto");
+    const peppered = await crypto.pepperPassword("a password");
+    const expected = createHmac("sha256", Buffer.from(keyring.passwordPepper, "base64")).update("a password", "utf8").digest();
+    expect(peppered.equals(expected)).toBe(true);
   });
 
   it("refuses the PKCS#11 provider until it exists, instead of falling back", async () => {

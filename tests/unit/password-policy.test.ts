@@ -12,9 +12,12 @@ import {
   strengthLabels,
 } from "@/lib/validation/password-policy";
 import { signInSchema } from "@/lib/validation/sign-in";
+import { stubTemporaryKeyring } from "@/tests/helpers/temporary-keyring";
 
-// Hashing reads the configuration, which needs a secret even though nothing here uses it.
+// Hashing reads the configuration, which needs a secret even though nothing here uses it, and a keyring for
+// the password pepper.
 vi.stubEnv("AUTH_SECRET", "s".repeat(48));
+await stubTemporaryKeyring();
 
 async function brokenRules(password: string, userInputs = {}): Promise<PasswordRuleId[]> {
   return (await checkPassword(password, userInputs)).failures.map((failure) => failure.rule);
