@@ -18,13 +18,16 @@ export { normaliseEmail } from "@/lib/crypto/normalise";
 export type { FieldContext } from "@/lib/crypto/field-cipher";
 export type { BlindIndexPurpose, DataKeyPurpose } from "@/lib/crypto/key-provider";
 
+let sharedProvider: KeyProvider | undefined;
 let sharedCipher: FieldCipher | undefined;
 
 function configuredProvider(): KeyProvider {
   const configuration = env();
   switch (configuration.keyProvider) {
     case "local":
-      return createLocalKeyring(configuration.keyringPath);
+      return createLocalKeyring(configuration.keyringPath, {
+        currentVersionRefreshSeconds: configuration.keyRefreshSeconds,
+      });
     case "pkcs11":
       // Refusing loudly is the only safe answer: silently using the local keyring instead would put production
       // data under keys sitting in a plain file.
@@ -34,9 +37,16 @@ function configuredProvider(): KeyProvider {
   }
 }
 
+// Only a successfully built provider is remembered, so a failure is reported again on every call. The cipher
+// and `rotateDataKey` share one provider, so that a rotation made through this module is seen at once by the
+// cipher of the same process.
+function keyProvider(): KeyProvider {
+  sharedProvider ??= configuredProvider();
+  return sharedProvider;
+}
+
 function fieldCipher(): FieldCipher {
-  // Only a successfully built cipher is remembered, so a failure is reported again on every call.
-  sharedCipher ??= createFieldCipher(configuredProvider());
+  sharedCipher ??= createFieldCipher(keyProvider());
   return sharedCipher;
 }
 
@@ -65,4 +75,13 @@ export async function decryptField(
 /** The keyed, deterministic index of `value` (normalised for its purpose first), as lower-case hex. */
 export async function blindIndex(purpose: BlindIndexPurpose, value: string): Promise<string> {
   return fieldCipher().blindIndex(purpose, value);
+}
+
+/**
+ * Adds a new version of `purpose`'s data key and makes it current for new writes in this process at once, and
+ * in every other running instance within KEY_REFRESH_SECONDS; returns the new version's number. Existing
+ * ciphertexts keep decrypting with their own version until `keys:reencrypt` rewrites them.
+ */
+export async function rotateDataKey(purpose: DataKeyPurpose): Promise<number> {
+  return keyProvider().rotateDataKey(purpose);
 }
