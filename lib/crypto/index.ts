@@ -85,3 +85,8 @@ export async function blindIndex(purpose: BlindIndexPurpose, value: string): Pro
 export async function rotateDataKey(purpose: DataKeyPurpose): Promise<number> {
   return keyProvider().rotateDataKey(purpose);
 }
+
+/** The version new values of this purpose are written with (as this process currently sees it). */
+export async function currentDataKeyVersion(purpose: DataKeyPurpose): Promise<number> {
+  return (await keyProvider().currentDataKey(purpose)).version;
+}
