@@ -22,6 +22,7 @@ export function formatProgress(label: string, done: number, total: number): stri
 
 export class ProgressBar {
   private lastLineAtMilliseconds = 0;
+  private lastLine = "";
   private finished = false;
 
   constructor(
@@ -39,9 +40,12 @@ export class ProgressBar {
       this.stream.write(`\r${line}\x1b[K`);
       return;
     }
+    // An empty column gets only its final line; a long one a line at the start and then one per interval.
+    if (total === 0) return;
     const now = this.now();
     if (this.lastLineAtMilliseconds === 0 || now - this.lastLineAtMilliseconds >= this.intervalMilliseconds) {
       this.stream.write(`${line}\n`);
+      this.lastLine = line;
       this.lastLineAtMilliseconds = now;
     }
   }
@@ -49,8 +53,13 @@ export class ProgressBar {
   /** Shows the final state and ends the line; `suffix` (for example "(12 changed meanwhile)") follows it. */
   finish(done: number, total: number, suffix = ""): void {
     if (this.finished) return;
-    const line = `${formatProgress(this.label, done, total)}${suffix === "" ? "" : ` ${suffix}`}`;
-    this.stream.write(this.stream.isTTY === true ? `\r${line}\x1b[K\n` : `${line}\n`);
     this.finished = true;
+    const bar = formatProgress(this.label, done, total);
+    const line = suffix === "" ? bar : `${bar} ${suffix}`;
+    if (this.stream.isTTY === true) {
+      this.stream.write(`\r${line}\x1b[K\n`);
+    } else if (line !== this.lastLine) {
+      this.stream.write(`${line}\n`);
+    }
   }
 }
