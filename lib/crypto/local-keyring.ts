@@ -188,7 +188,7 @@ async function rotateKeyringFile(filePath: string, purpose: DataKeyPurpose): Pro
     throw new BankError("internal", { internalMessage: `keyring ${filePath} cannot be found for rotation`, cause });
   }
   return withKeyringLock(targetPath, async () => {
-    const { text, permissionBits } = await readProtectedFile(targetPath);
+    const { text, permissionBits, ownerUserId, ownerGroupId } = await readProtectedFile(targetPath);
     const before = parseKeyringText(text, targetPath);
     const after = addDataKeyVersion(before, purpose);
     assertKeepsEveryKey(before, after);
@@ -201,6 +201,19 @@ async function rotateKeyringFile(filePath: string, purpose: DataKeyPurpose): Pro
     let renamed = false;
     try {
       try {
+        // The replacement must belong to whoever owned the old file: a keyring rotated by root and left owned
+        // by root with mode 0600 would lock the app (running as its own user) out of its keys. Only root can
+        // give a file away, so anyone else must run the rotation as the keyring's owner.
+        if (ownerUserId !== process.getuid?.() || ownerGroupId !== process.getgid?.()) {
+          try {
+            await handle.chown(ownerUserId, ownerGroupId);
+          } catch (cause) {
+            throw new BankError("internal", {
+              internalMessage: `the keyring ${targetPath} belongs to user ${String(ownerUserId)}; rotate it as that user`,
+              cause,
+            });
+          }
+        }
         await handle.chmod(permissionBits);
         await handle.writeFile(contents, "utf8");
         await handle.sync();
@@ -211,6 +224,9 @@ async function rotateKeyringFile(filePath: string, purpose: DataKeyPurpose): Pro
       // replaces the old one.
       const written = parseKeyringText(await readFile(temporaryPath, "utf8"), temporaryPath);
       assertKeepsEveryKey(before, written);
+      if (written.dataKeys[purpose].current !== after.dataKeys[purpose].current) {
+        throw new BankError("internal", { internalMessage: `the rotated keyring did not read back as written; nothing was replaced` });
+      }
       await rename(temporaryPath, targetPath);
       renamed = true;
       await syncDirectory(directory);
@@ -256,7 +272,14 @@ async function syncDirectory(directory: string): Promise<void> {
  * read, with no window for it to be swapped in between. Symbolic links are followed on purpose, since the
  * check applies to the file they resolve to.
  */
-async function readProtectedFile(filePath: string): Promise<{ text: string; permissionBits: number }> {
+interface ProtectedFile {
+  readonly text: string;
+  readonly permissionBits: number;
+  readonly ownerUserId: number;
+  readonly ownerGroupId: number;
+}
+
+async function readProtectedFile(filePath: string): Promise<ProtectedFile> {
   let handle: FileHandle;
   try {
     handle = await open(filePath, "r");
@@ -279,7 +302,12 @@ async function readProtectedFile(filePath: string): Promise<{ text: string; perm
           `refusing to use it. Restrict it with: chmod 600 ${filePath}`,
       });
     }
-    return { text: await handle.readFile("utf8"), permissionBits };
+    return {
+      text: await handle.readFile("utf8"),
+      permissionBits,
+      ownerUserId: status.uid,
+      ownerGroupId: status.gid,
+    };
   } finally {
     await handle.close();
   }

@@ -16,13 +16,14 @@ import { sessions, users } from "@/db/schema";
 import { seedDemoData, type DemoSignIn } from "@/db/seed-demo-data";
 import type { SessionActor } from "@/lib/auth/actor";
 import { authenticateWithPassword } from "@/lib/auth/authenticate-with-password";
-import { startAuthenticatorReplacement } from "@/lib/auth/authenticator-replacement";
+import { pendingTotpSecretField, startAuthenticatorReplacement } from "@/lib/auth/authenticator-replacement";
 import {
   completeTicketEnrolment,
   issueSignInTicket,
   startTicketEnrolment,
   verifyTicketSecondFactor,
 } from "@/lib/auth/sign-in-tickets";
+import { totpSecretField } from "@/lib/auth/totp";
 import { currentDataKeyVersion, decryptField, encryptField } from "@/lib/crypto";
 import { encryptedColumns, fieldContextOf, type EncryptedColumn } from "@/lib/crypto/encrypted-columns";
 import { dataKeyPurposes } from "@/lib/crypto/key-provider";
@@ -38,7 +39,8 @@ import { rotateDataKeys } from "@/lib/crypto/rotate-data-keys";
 import { requestEmailChange } from "@/lib/identity/account-security";
 import { registerCustomerAccount } from "@/lib/identity/register";
 import { getMyTransfer } from "@/lib/ledger/get-transfer";
-import { postCustomerTransfer, type TransferringCustomer } from "@/lib/ledger/post-transfer";
+import { postCustomerTransfer, transferMemoField, type TransferringCustomer } from "@/lib/ledger/post-transfer";
+import { payeeNameField } from "@/lib/payees/list-my-payees";
 import { useIntegrationEnvironment } from "../helpers/integration-environment";
 import { openFundedAccount, savePayee } from "../helpers/ledger-fixtures";
 import { seededAccount, transferRequest, userIdFor } from "../helpers/transfer-fixtures";
@@ -159,6 +161,19 @@ describe("the registry of encrypted columns", () => {
       );
       expect(id?.data_type, `${column.table}.${column.idColumn}`).toBe("uuid");
     }
+  });
+
+  it("binds the same contexts as the writers' own context functions", () => {
+    const rowId = crypto.randomUUID();
+    const contextOf = (table: string, contextColumn: string) => {
+      const column = encryptedColumns.find((entry) => entry.table === table && entry.contextColumn === contextColumn);
+      if (!column) throw new Error(`no entry for ${table}.${contextColumn}`);
+      return fieldContextOf(column, rowId);
+    };
+    expect(contextOf("users", "totp_secret")).toEqual(totpSecretField(rowId));
+    expect(contextOf("users", "pending_totp_secret")).toEqual(pendingTotpSecretField(rowId));
+    expect(contextOf("payees", "name")).toEqual(payeeNameField(rowId));
+    expect(contextOf("transfers", "memo")).toEqual(transferMemoField(rowId));
   });
 
   it("decrypts what the application wrote, through every entry (each column has rows here)", async () => {

@@ -96,6 +96,14 @@ describe("rotating a data key in the local keyring", () => {
     expect(readKeyring(filePath).dataKeys.mfa.current).toBe(2);
   });
 
+  it.skipIf(process.getuid?.() !== 0)("keeps the keyring's owner when root rotates a keyring that belongs to the app's user", async () => {
+    const filePath = await freshKeyring();
+    fs.chownSync(filePath, 4321, 4321);
+    expect(await createLocalKeyring(filePath).rotateDataKey("pii")).toBe(2);
+    const status = fs.statSync(filePath);
+    expect([status.uid, status.gid, status.mode & 0o777]).toEqual([4321, 4321, 0o600]);
+  });
+
   it("refuses to rotate a keyring that others can read, and changes nothing", async () => {
     const filePath = await freshKeyring();
     fs.chmodSync(filePath, 0o644);
