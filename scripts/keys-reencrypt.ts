@@ -18,6 +18,7 @@ import { closeDatabase, database } from "@/db/client";
 import { describeEncryptedColumn, encryptedColumns } from "@/lib/crypto/encrypted-columns";
 import { dataKeyPurposes, isDataKeyPurpose } from "@/lib/crypto/key-provider";
 import {
+  describeValuesOnOldVersions,
   findValuesOnOldVersions,
   maximumBatchSize,
   reencryptColumn,
@@ -108,17 +109,10 @@ async function main(): Promise<number> {
 
   const remaining = await findValuesOnOldVersions(columns);
   if (remaining.length === 0) {
-    process.stdout.write("No row uses an old key version.\n");
+    process.stdout.write(describeValuesOnOldVersions(remaining));
     return 0;
   }
-  process.stdout.write("Values still on an old key version:\n");
-  for (const entry of remaining) {
-    const versions = [...entry.countsByVersion].map(([version, count]) => `version ${version}: ${String(count)}`);
-    process.stdout.write(
-      `  ${describeEncryptedColumn(entry.column)} (${entry.column.purpose}, current ${String(entry.currentVersion)}): ` +
-        `${versions.join(", ")}\n`,
-    );
-  }
+  process.stdout.write(describeValuesOnOldVersions(remaining));
   process.stdout.write("Run `npm run keys:reencrypt` again (values changed during the run are picked up then).\n");
   return 1;
 }

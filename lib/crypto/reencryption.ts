@@ -252,6 +252,19 @@ export async function findValuesOnOldVersions(columns: readonly EncryptedColumn[
   return found;
 }
 
+/** The command's report of what is left: one line per column, with the count of values per old version. */
+export function describeValuesOnOldVersions(remaining: readonly ValuesOnOldVersions[]): string {
+  if (remaining.length === 0) return "No row uses an old key version.\n";
+  const lines = remaining.map((entry) => {
+    const versions = [...entry.countsByVersion].map(([version, count]) => `version ${version}: ${String(count)}`);
+    return (
+      `  ${describeEncryptedColumn(entry.column)} (${entry.column.purpose}, current version ${String(entry.currentVersion)}): ` +
+      versions.join(", ")
+    );
+  });
+  return `Values still on an old key version:\n${lines.join("\n")}\n`;
+}
+
 /**
  * Seconds since the newest rotation recorded in the audit trail, measured by the database's clock (the one
  * that stamped it), or null if no rotation was ever recorded.

@@ -28,6 +28,7 @@ import { currentDataKeyVersion, decryptField, encryptField } from "@/lib/crypto"
 import { encryptedColumns, fieldContextOf, type EncryptedColumn } from "@/lib/crypto/encrypted-columns";
 import { dataKeyPurposes } from "@/lib/crypto/key-provider";
 import {
+  describeValuesOnOldVersions,
   findValuesOnOldVersions,
   readValuesOnOtherVersions,
   reencryptColumn,
@@ -269,8 +270,12 @@ describe("rotation and re-encryption", () => {
     expect(waiting.map((entry) => [...entry.countsByVersion.keys()]).flat()).toEqual(
       waiting.map(() => String(mfaVersion - 1)),
     );
+    const report = describeValuesOnOldVersions(waiting);
+    expect(report).toMatch(/^Values still on an old key version:\n/);
+    expect(report).toContain(`users.totp_secret_ciphertext (mfa, current version ${String(mfaVersion)}): version ${String(mfaVersion - 1)}: `);
+    expect(report).toContain("sign_in_tickets.pending_totp_secret_ciphertext (mfa");
     await reencryptAll();
-    expect(await findValuesOnOldVersions(encryptedColumns)).toEqual([]);
+    expect(describeValuesOnOldVersions(await findValuesOnOldVersions(encryptedColumns))).toBe("No row uses an old key version.\n");
   });
 
   it("serves sign-ins and transfers while re-encryption runs, and all of them succeed", async () => {
