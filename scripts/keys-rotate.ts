@@ -27,9 +27,12 @@ async function main(): Promise<number> {
     process.stderr.write(`${usage}\n`);
     return 2;
   }
-  const rotated = await rotateDataKeys(purposes);
-  for (const { purpose, version } of rotated) {
-    process.stdout.write(`${purpose}: version ${String(version)} is now the current data key for new writes\n`);
+  // One purpose at a time, each reported as soon as it is done: if a later one fails, the output still says
+  // exactly which rotations happened.
+  for (const purpose of purposes) {
+    const [rotated] = await rotateDataKeys([purpose]);
+    if (rotated === undefined) throw new Error(`no rotation result for ${purpose}`);
+    process.stdout.write(`${purpose}: version ${String(rotated.version)} is now the current data key for new writes\n`);
   }
   process.stdout.write(
     `Running instances switch within KEY_REFRESH_SECONDS (${String(env().keyRefreshSeconds)} s). ` +

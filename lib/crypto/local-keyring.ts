@@ -129,10 +129,8 @@ export function createLocalKeyring(filePath: string, options: LocalKeyringOption
       return key;
     },
 
-    pepperPassword() {
-      return Promise.reject(
-        new BankError("internal", { internalMessage: "pepperPassword arrives with the pepper branch" }),
-      );
+    async pepperPassword() {
+      throw new BankError("internal", { internalMessage: "pepperPassword arrives with the pepper branch" });
     },
 
     async rotateDataKey(purpose) {
