@@ -311,7 +311,7 @@ describe("rotation and re-encryption", () => {
 const onPostgres = process.env.INTEGRATION_DATABASE === "postgres";
 
 describe.skipIf(!onPostgres)("the commands (PostgreSQL)", () => {
-  it("keys:rotate then keys:reencrypt waits for the refresh interval, re-encrypts and says no row uses an old version", async () => {
+  it("keys:rotate then keys:reencrypt waits for the refresh interval, re-encrypts and says no row uses an old version; two keys:rotate processes at once lose no version", async () => {
     const run = promisify(execFile);
     const { keyringPath, databaseName } = environment();
     if (!databaseName) throw new Error("postgres only");
@@ -326,8 +326,17 @@ describe.skipIf(!onPostgres)("the commands (PostgreSQL)", () => {
     expect(reencrypted.stderr).toMatch(/Waiting [\d.]+ s more \(KEY_REFRESH_SECONDS=2\)/);
     expect(reencrypted.stderr).toMatch(/transfers\.memo_ciphertext \[#+\] \d+\/\d+ 100%/);
     expect(reencrypted.stdout).toBe("No row uses an old key version.\n");
+    // Two operators rotating at the same moment from two processes: each gets its own version, none is lost.
+    const before = await currentDataKeyVersion("pii");
+    const both = await Promise.all(
+      [0, 1].map(() => run(process.execPath, [...tsx, "scripts/keys-rotate.ts", "pii"], { env: commandEnvironment })),
+    );
+    const versions = both.map((result) => Number(/pii: version (\d+)/.exec(result.stdout)?.[1])).sort((a, b) => a - b);
+    expect(versions).toEqual([before + 1, before + 2]);
+    const afterBoth = await run(process.execPath, [...tsx, "scripts/keys-reencrypt.ts"], { env: commandEnvironment });
+    expect(afterBoth.stdout).toBe("No row uses an old key version.\n");
     // This process's provider sees the command's rotation within its own refresh interval (one second here).
     await new Promise((resolve) => setTimeout(resolve, 1_100));
     expect(await findValuesOnOldVersions(encryptedColumns)).toEqual([]);
-  }, 60_000);
+  }, 90_000);
 });
