@@ -43,6 +43,11 @@ const rawSchema = z.object({
   PKCS11_TOKEN_LABEL: z.string().min(1).optional(),
   PKCS11_PIN: z.string().min(1).optional(),
   PKCS11_PIN_FILE: z.string().min(1).optional(),
+  // How often a running instance re-reads which data-key version is current, so that a rotation made by
+  // `keys:rotate` in another process reaches it; `keys:reencrypt` waits this long after a rotation. Keys are
+  // read from a file or unwrapped by the HSM on each refresh, so not more than once a second; and at most an
+  // hour, since an instance still writing an old version holds back finishing a rotation by that much.
+  KEY_REFRESH_SECONDS: z.coerce.number().int().min(1).max(3_600).default(30),
   PORT: port.default(8000),
   HTTP_PORT: port.default(8080),
   BIND_ADDRESS: z.string().min(1).default("127.0.0.1"),
@@ -112,6 +117,7 @@ function finalise(raw: z.infer<typeof rawSchema>) {
     authSecret: raw.AUTH_SECRET,
     keyProvider: raw.KEY_PROVIDER ?? "local",
     keyringPath: path.resolve(/* turbopackIgnore: true */ raw.KEYRING_PATH ?? path.join(/* turbopackIgnore: true */ dataDirectory, "keyring.json")),
+    keyRefreshSeconds: raw.KEY_REFRESH_SECONDS,
     pkcs11: {
       modulePath: raw.PKCS11_MODULE,
       tokenLabel: raw.PKCS11_TOKEN_LABEL,

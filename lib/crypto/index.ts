@@ -25,7 +25,9 @@ function configuredProvider(): KeyProvider {
   const configuration = env();
   switch (configuration.keyProvider) {
     case "local":
-      return createLocalKeyring(configuration.keyringPath);
+      return createLocalKeyring(configuration.keyringPath, {
+        currentVersionRefreshSeconds: configuration.keyRefreshSeconds,
+      });
     case "pkcs11":
       // Refusing loudly is the only safe answer: silently using the local keyring instead would put production
       // data under keys sitting in a plain file.
@@ -35,9 +37,10 @@ function configuredProvider(): KeyProvider {
   }
 }
 
+// Only a successfully built provider is remembered, so a failure is reported again on every call. The field
+// cipher, the password pepper and `rotateDataKey` share it, and with it the keys it has loaded, so that a
+// rotation made through this module is seen at once by the cipher of the same process.
 function keyProvider(): KeyProvider {
-  // Only a successfully built provider is remembered, so a failure is reported again on every call. The field
-  // cipher and the password pepper share it, and with it the keys it has loaded.
   sharedProvider ??= configuredProvider();
   return sharedProvider;
 }
@@ -89,4 +92,18 @@ export async function pepperPassword(password: string): Promise<Buffer> {
     });
   }
   return peppered;
+}
+
+/**
+ * Adds a new version of `purpose`'s data key and makes it current for new writes in this process at once, and
+ * in every other running instance within KEY_REFRESH_SECONDS; returns the new version's number. Existing
+ * ciphertexts keep decrypting with their own version until `keys:reencrypt` rewrites them.
+ */
+export async function rotateDataKey(purpose: DataKeyPurpose): Promise<number> {
+  return keyProvider().rotateDataKey(purpose);
+}
+
+/** The version new values of this purpose are written with (as this process currently sees it). */
+export async function currentDataKeyVersion(purpose: DataKeyPurpose): Promise<number> {
+  return (await keyProvider().currentDataKey(purpose)).version;
 }
