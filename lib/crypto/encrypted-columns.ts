@@ -47,6 +47,10 @@ export const encryptedColumns: readonly EncryptedColumn[] = Object.freeze([
   // lib/identity/register.ts
   entry(users, users.id, users.legalNameCiphertext, "pii", "legal_name"),
   entry(users, users.id, users.dateOfBirthCiphertext, "pii", "date_of_birth"),
+  // lib/identity/profile.ts (profileField)
+  entry(users, users.id, users.phoneCiphertext, "pii", "phone"),
+  entry(users, users.id, users.postalAddressCiphertext, "pii", "postal_address"),
+  entry(users, users.id, users.nationalIdentifierCiphertext, "pii", "national_identifier"),
   // lib/auth/totp.ts (totpSecretField)
   entry(users, users.id, users.totpSecretCiphertext, "mfa", "totp_secret"),
   // lib/auth/authenticator-replacement.ts (pendingTotpSecretField)

@@ -41,6 +41,7 @@ import { requestEmailChange } from "@/lib/identity/account-security";
 import { registerCustomerAccount } from "@/lib/identity/register";
 import { getMyTransfer } from "@/lib/ledger/get-transfer";
 import { postCustomerTransfer, transferMemoField, type TransferringCustomer } from "@/lib/ledger/post-transfer";
+import { profileField } from "@/lib/identity/profile";
 import { payeeNameField } from "@/lib/payees/list-my-payees";
 import { useIntegrationEnvironment } from "../helpers/integration-environment";
 import { openFundedAccount, savePayee } from "../helpers/ledger-fixtures";
@@ -175,6 +176,9 @@ describe("the registry of encrypted columns", () => {
     expect(contextOf("users", "pending_totp_secret")).toEqual(pendingTotpSecretField(rowId));
     expect(contextOf("payees", "name")).toEqual(payeeNameField(rowId));
     expect(contextOf("transfers", "memo")).toEqual(transferMemoField(rowId));
+    expect(contextOf("users", "phone")).toEqual(profileField(rowId, "phone"));
+    expect(contextOf("users", "postal_address")).toEqual(profileField(rowId, "postal_address"));
+    expect(contextOf("users", "national_identifier")).toEqual(profileField(rowId, "national_identifier"));
   });
 
   it("decrypts what the application wrote, through every entry (each column has rows here)", async () => {
