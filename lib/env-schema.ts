@@ -43,6 +43,12 @@ const rawSchema = z.object({
   PKCS11_TOKEN_LABEL: z.string().min(1).optional(),
   PKCS11_PIN: z.string().min(1).optional(),
   PKCS11_PIN_FILE: z.string().min(1).optional(),
+  // Labels (CKA_LABEL) of the two keys the bank keeps in the token; `npm run hsm:init` creates them.
+  PKCS11_KEK_LABEL: z.string().min(1).max(128).default("bank-kek"),
+  PKCS11_PEPPER_LABEL: z.string().min(1).max(128).default("bank-password-pepper"),
+  // How often, at most, a running instance re-reads which data-key version is current, so that a rotation
+  // made by another process (`npm run keys:rotate`) reaches every instance within this many seconds.
+  KEY_REFRESH_SECONDS: z.coerce.number().int().min(1).max(3600).default(30),
   PORT: port.default(8000),
   HTTP_PORT: port.default(8080),
   BIND_ADDRESS: z.string().min(1).default("127.0.0.1"),
@@ -117,7 +123,10 @@ function finalise(raw: z.infer<typeof rawSchema>) {
       tokenLabel: raw.PKCS11_TOKEN_LABEL,
       pin: raw.PKCS11_PIN,
       pinFile: raw.PKCS11_PIN_FILE,
+      keyEncryptionKeyLabel: raw.PKCS11_KEK_LABEL,
+      pepperKeyLabel: raw.PKCS11_PEPPER_LABEL,
     },
+    keyRefreshSeconds: raw.KEY_REFRESH_SECONDS,
     httpsPort: raw.PORT,
     httpPort: raw.HTTP_PORT,
     bindAddress: raw.BIND_ADDRESS,
@@ -223,6 +232,12 @@ export function parseEnvironment(source: Record<string, string | undefined>): En
     if (!raw.PKCS11_TOKEN_LABEL) problems.push("PKCS11_TOKEN_LABEL is required when KEY_PROVIDER=pkcs11");
     if (!raw.PKCS11_PIN && !raw.PKCS11_PIN_FILE) {
       problems.push("PKCS11_PIN or PKCS11_PIN_FILE is required when KEY_PROVIDER=pkcs11");
+    }
+    if (raw.PKCS11_PIN && raw.PKCS11_PIN_FILE) {
+      problems.push("set only one of PKCS11_PIN and PKCS11_PIN_FILE (it would be unclear which PIN is used)");
+    }
+    if (raw.PKCS11_KEK_LABEL === raw.PKCS11_PEPPER_LABEL) {
+      problems.push("PKCS11_KEK_LABEL and PKCS11_PEPPER_LABEL must name two different keys");
     }
   }
   if (problems.length > 0) throw new ConfigurationError(problems);

@@ -9,10 +9,10 @@ import "server-only";
  * with a clear error. Once built, the provider and its cached keys live for the life of the process.
  */
 import { env } from "@/lib/env";
-import { BankError } from "@/lib/errors";
 import { createFieldCipher, type FieldCipher, type FieldContext } from "@/lib/crypto/field-cipher";
 import type { BlindIndexPurpose, DataKeyPurpose, KeyProvider } from "@/lib/crypto/key-provider";
 import { createLocalKeyring } from "@/lib/crypto/local-keyring";
+import { sharedPkcs11Provider } from "@/lib/crypto/pkcs11-provider";
 
 export { normaliseEmail } from "@/lib/crypto/normalise";
 export type { FieldContext } from "@/lib/crypto/field-cipher";
@@ -26,11 +26,10 @@ function configuredProvider(): KeyProvider {
     case "local":
       return createLocalKeyring(configuration.keyringPath);
     case "pkcs11":
-      // Refusing loudly is the only safe answer: silently using the local keyring instead would put production
-      // data under keys sitting in a plain file.
-      throw new BankError("unavailable", {
-        internalMessage: "The PKCS#11 key provider is not built yet (issue: keys in an HSM)",
-      });
+      // One provider per process (its session and unwrapped keys are shared); it connects to the token on
+      // first use, or at start-up through instrumentation.ts. Never a fallback to the local keyring: that would
+      // put production data under keys sitting in a plain file.
+      return sharedPkcs11Provider();
   }
 }
 

@@ -59,6 +59,13 @@ export interface KeyProvider {
   dataKey(purpose: DataKeyPurpose, version: number): Promise<KeyObject>;
   /** The HMAC key for blind indexes of this purpose. */
   blindIndexKey(purpose: BlindIndexPurpose): Promise<KeyObject>;
+  /**
+   * HMAC-SHA256 of the password's UTF-8 bytes under the password pepper (NIST SP 800-63B), computed where the
+   * pepper lives: inside the token for PKCS#11, so that the pepper never enters this process there.
+   */
+  pepperPassword(password: string): Promise<Buffer>;
+  /** Makes a new version of this purpose's data key the current one for new writes; returns its number. */
+  rotateDataKey(purpose: DataKeyPurpose): Promise<number>;
 }
 
 /** Every key in this module is a 256-bit key: AES-256-GCM for data, HMAC-SHA256 for blind indexes. */

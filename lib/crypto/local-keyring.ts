@@ -74,6 +74,14 @@ export function createLocalKeyring(filePath: string): KeyProvider {
       }
       return key;
     },
+
+    async pepperPassword() {
+      throw new BankError("internal", { internalMessage: "pepperPassword arrives with the pepper branch" });
+    },
+
+    async rotateDataKey() {
+      throw new BankError("internal", { internalMessage: "rotateDataKey arrives with the rotation branch" });
+    },
   };
 }
 
