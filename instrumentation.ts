@@ -8,6 +8,11 @@
  */
 export async function register(): Promise<void> {
   if (process.env.NEXT_RUNTIME !== "nodejs") return;
+  if (process.env.KEY_PROVIDER === "pkcs11") {
+    // The data keys are unwrapped once, before the first request (lib/crypto/pkcs11-provider.ts).
+    const { preloadSharedPkcs11Provider } = await import("./lib/crypto/pkcs11-provider");
+    await preloadSharedPkcs11Provider();
+  }
   const { startEmailDeliveryPoller } = await import("./lib/mail/schedule-delivery");
   startEmailDeliveryPoller();
   const { startIdentityHousekeeping } = await import("./lib/identity/housekeeping");

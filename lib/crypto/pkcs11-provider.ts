@@ -32,6 +32,7 @@ import { readFileSync } from "node:fs";
 import type { SecretKey, Session } from "graphene-pk11";
 import { BankError } from "@/lib/errors";
 import { env } from "@/lib/env";
+import { logger } from "@/lib/logger";
 import {
   isBlindIndexPurpose,
   isDataKeyPurpose,
@@ -455,4 +456,18 @@ export function sharedPkcs11Provider(): Pkcs11KeyProvider {
     });
   }
   return globalForProvider.bankPkcs11Provider;
+}
+
+/**
+ * Loads the shared provider's keys at start-up (instrumentation.ts), before any request's transaction can need
+ * one: with the embedded PGlite the keys must be read before that single connection is inside a transaction.
+ * A failure is logged, not fatal: the app starts, answers 503 where keys are needed, and the next use retries.
+ */
+export async function preloadSharedPkcs11Provider(): Promise<void> {
+  try {
+    await sharedPkcs11Provider().preload();
+    logger.info("PKCS#11 key provider: data keys loaded");
+  } catch (error) {
+    logger.error({ err: error }, "PKCS#11 key provider: loading the data keys at start-up failed; will retry on use");
+  }
 }
