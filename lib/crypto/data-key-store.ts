@@ -124,6 +124,9 @@ export function configuredDataKeyStore(): DataKeyStore {
       databaseUrl: configuration.databaseUrl,
       pgliteDirectory: configuration.pgliteDirectory,
       maxConnections: 1,
+      // The provider reads data_keys at start-up and then at most every KEY_REFRESH_SECONDS: an idle connection
+      // in between would only hold a server slot, and would keep a script's process from exiting.
+      idleTimeoutSeconds: 2,
     });
     return createDataKeyStore(handle, true);
   }
