@@ -236,8 +236,10 @@ export function createPkcs11Provider(options: Pkcs11ProviderOptions): Pkcs11KeyP
 
   /** Reads data_keys, creates version 1 of any purpose that has no row, and unwraps what is not cached yet. */
   async function loadKeys(): Promise<LoadedKeys> {
-    // The token is asked first: when it cannot be reached, nothing is read or written.
-    withToken("opening a session", () => undefined);
+    // On the first load the token is asked first: when it cannot be reached, nothing is read or written. A
+    // later refresh needs the token only if data_keys holds something new (below), so that keys already
+    // unwrapped keep serving reads and writes while the token is away.
+    if (loaded === undefined) withToken("opening a session", () => undefined);
     let rows = await readRows();
     const missing = storedKeyPurposes.filter((purpose) => !rows.some((row) => row.purpose === purpose));
     if (missing.length > 0) {

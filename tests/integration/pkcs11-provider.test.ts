@@ -5,6 +5,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { KeyGenMechanism, KeyType, ObjectClass, type Session } from "graphene-pk11";
+import { and, eq, sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { database, databaseHandle } from "@/db/client";
 import { applyMigrations } from "@/db/migrations";
@@ -12,7 +13,12 @@ import { dataKeys } from "@/db/schema";
 import { configuredDataKeyStore, storedKeyPurposes, type DataKeyStore } from "@/lib/crypto/data-key-store";
 import { createFieldCipher, type FieldContext } from "@/lib/crypto/field-cipher";
 import { dataKeyPurposes } from "@/lib/crypto/key-provider";
-import { createPkcs11Provider, type Pkcs11KeyProvider, type Pkcs11ProviderOptions } from "@/lib/crypto/pkcs11-provider";
+import {
+  createPkcs11Provider,
+  sharedPkcs11Provider,
+  type Pkcs11KeyProvider,
+  type Pkcs11ProviderOptions,
+} from "@/lib/crypto/pkcs11-provider";
 import {
   closeSessionQuietly,
   findSecretKey,
@@ -20,6 +26,7 @@ import {
   loadedModule,
   openUserSession,
 } from "@/lib/crypto/pkcs11-token";
+import { forgetEnvironmentForTests } from "@/lib/env";
 import { BankError } from "@/lib/errors";
 import { useIntegrationEnvironment } from "../helpers/integration-environment";
 import { testKeyLabels, useSoftHsm, type TestToken } from "../helpers/softhsm-token";
@@ -309,7 +316,8 @@ describe("when the token cannot be used", () => {
   it("keeps serving already-unwrapped keys when the token goes away, and recovers when it is back", async () => {
     await closeAllProviders();
     fs.writeFileSync(pinFile, `${correctPin}\n`);
-    const serving = provider({ pinFile });
+    // Refreshing on every write proves that a refresh without anything new does not need the token.
+    const serving = provider({ pinFile, refreshSeconds: 0 });
     const cipher = createFieldCipher(serving);
     const ciphertext = await cipher.encryptField("Carol", context);
 
@@ -325,5 +333,52 @@ describe("when the token cannot be used", () => {
     fs.writeFileSync(pinFile, `${correctPin}\n`);
     await expect(serving.checkAvailable()).resolves.toBeUndefined();
     expect((await serving.pepperPassword("a password")).length).toBe(32);
+  });
+});
+
+describe("configuration and the stored rows", () => {
+  it("KEY_PROVIDER=pkcs11 makes lib/crypto use the token and the data keys already stored", async () => {
+    await closeAllProviders();
+    const rowsBefore = await storedRows();
+    process.env.KEY_PROVIDER = "pkcs11";
+    process.env.PKCS11_MODULE = softHsm().modulePath;
+    process.env.PKCS11_TOKEN_LABEL = bankToken.tokenLabel;
+    process.env.PKCS11_PIN_FILE = bankToken.userPinFile;
+    forgetEnvironmentForTests();
+    const entryPoint = await import("@/lib/crypto");
+    const ciphertext = await entryPoint.encryptField("Erin Example", context);
+    expect(ciphertext.startsWith("v1:pii:3:")).toBe(true);
+    expect(await createFieldCipher(provider()).decryptField(ciphertext, context)).toBe("Erin Example");
+    expect(await storedRows()).toEqual(rowsBefore);
+    await sharedPkcs11Provider().close();
+  });
+
+  it("two instances starting together on an empty data_keys agree on one key per purpose", async () => {
+    await closeAllProviders();
+    await database().delete(dataKeys).where(sql`true`);
+    const [one, two] = [provider(), provider()];
+    await Promise.all([one.preload(), two.preload()]);
+    const rows = await storedRows();
+    expect(rows.map((row) => `${row.purpose}:${row.version}`).sort()).toEqual(
+      storedKeyPurposes.map((purpose) => `${purpose}:1`).sort(),
+    );
+    for (const purpose of dataKeyPurposes) {
+      const [first, second] = [await one.currentDataKey(purpose), await two.currentDataKey(purpose)];
+      expect(first.key.equals(second.key)).toBe(true);
+    }
+    expect((await one.blindIndexKey("email")).equals(await two.blindIndexKey("email"))).toBe(true);
+  });
+
+  it("a wrapped key copied into another purpose's row does not unwrap", async () => {
+    await closeAllProviders();
+    const [pii] = await database().select().from(dataKeys).where(and(eq(dataKeys.purpose, "pii"), eq(dataKeys.version, 1)));
+    if (pii === undefined) throw new Error("no pii row");
+    await database()
+      .update(dataKeys)
+      .set({ wrappedKey: pii.wrappedKey })
+      .where(and(eq(dataKeys.purpose, "mfa"), eq(dataKeys.version, 1)));
+    const error = await rejection(provider().currentDataKey("pii"));
+    expect(error.code).toBe("unavailable");
+    expect(error.message).toContain("unwrapping data keys");
   });
 });
