@@ -336,6 +336,35 @@ describe("when the token cannot be used", () => {
   });
 });
 
+describe("a token removed at run time", () => {
+  it("gives 'unavailable' while it is gone (cached keys still serve, nothing is written) and recovers when it is back", async () => {
+    await closeAllProviders();
+    const serving = provider({ refreshSeconds: 0 });
+    const cipher = createFieldCipher(serving);
+    const ciphertext = await cipher.encryptField("Frank", context);
+    const pepper = await serving.pepperPassword("a password");
+    const rowsBefore = await storedRows();
+
+    // SoftHSM2 keeps its tokens as files in one folder: moving the folder away is the token being pulled.
+    const tokens = path.join(softHsm().directory, "tokens");
+    fs.renameSync(tokens, `${tokens}.away`);
+    try {
+      expect((await rejection(serving.pepperPassword("a password"))).code).toBe("unavailable");
+      expect((await rejection(serving.rotateDataKey("memo"))).code).toBe("unavailable");
+      expect((await rejection(serving.checkAvailable())).code).toBe("unavailable");
+      expect(await cipher.decryptField(ciphertext, context)).toBe("Frank");
+      expect(await cipher.encryptField("Grace", context)).toMatch(/^v1:pii:/);
+      expect(await storedRows()).toEqual(rowsBefore);
+    } finally {
+      fs.renameSync(`${tokens}.away`, tokens);
+    }
+
+    // Back: the same provider object recovers on its next call, with the same pepper.
+    expect(await serving.pepperPassword("a password")).toEqual(pepper);
+    await expect(serving.checkAvailable()).resolves.toBeUndefined();
+  });
+});
+
 describe("configuration and the stored rows", () => {
   it("KEY_PROVIDER=pkcs11 makes lib/crypto use the token and the data keys already stored", async () => {
     await closeAllProviders();
