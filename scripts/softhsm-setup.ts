@@ -163,3 +163,80 @@ export function initialiseSoftHsmToken(options: {
     closeSessionQuietly(session);
   }
 }
+
+/** The token folder named by a softhsm2.conf (`directories.tokendir = ...`). */
+export function softHsmTokenDirectory(configPath: string): string {
+  const text = fs.readFileSync(configPath, "utf8");
+  const match = /^\s*directories\.tokendir\s*=\s*(.+?)\s*$/m.exec(text);
+  if (!match?.[1]) throw new Error(`${configPath} names no directories.tokendir`);
+  return path.resolve(path.dirname(configPath), match[1]);
+}
+
+/**
+ * Copies every token of the SoftHSM2 token folder into a gzip'd tar archive with mode 0600 (never over an
+ * existing file). SoftHSM2 stores a token's objects encrypted under a key derived from its PINs, so the
+ * archive holds no key in the clear; the PIN files are deliberately NOT in it and must be kept elsewhere
+ * (a backup and its PINs in one place would be one theft away from every key). The bank writes to its token
+ * only in `hsm:init`, so a copy taken while the app runs is consistent.
+ */
+export function backupSoftHsmTokens(configPath: string, archivePath: string): { tokens: string[] } {
+  const tokenDirectory = softHsmTokenDirectory(configPath);
+  const tokens = fs
+    .readdirSync(tokenDirectory, { withFileTypes: true })
+    .filter((entry) => entry.isDirectory())
+    .map((entry) => entry.name);
+  if (tokens.length === 0) throw new Error(`no tokens in ${tokenDirectory}`);
+  const target = path.resolve(archivePath);
+  fs.mkdirSync(path.dirname(target), { recursive: true, mode: 0o700 });
+  // Claim the name first with mode 0600 ("wx": never overwrite), then let tar fill it.
+  fs.closeSync(fs.openSync(target, "wx", 0o600));
+  try {
+    execFileSync("tar", ["--create", "--gzip", "--file", target, "--exclude=*.lock", "--directory", tokenDirectory, ...tokens], {
+      stdio: ["ignore", "ignore", "pipe"],
+    });
+    fs.chmodSync(target, 0o600);
+  } catch (error) {
+    fs.rmSync(target, { force: true });
+    throw error;
+  }
+  return { tokens };
+}
+
+/**
+ * Restores the tokens of an archive made by `backupSoftHsmTokens` into the token folder. A token folder that
+ * exists already is never overwritten (that would destroy the keys it holds): restoring is for a lost or new
+ * token folder. A running app finds the restored token on its next call (the provider re-initialises the
+ * library when its token is missing).
+ */
+export function restoreSoftHsmTokens(configPath: string, archivePath: string): { tokens: string[] } {
+  const tokenDirectory = softHsmTokenDirectory(configPath);
+  fs.mkdirSync(tokenDirectory, { recursive: true, mode: 0o700 });
+  // Unpacked beside the token folder first (same file system), so that each token appears by one rename.
+  const staging = fs.mkdtempSync(path.join(path.dirname(tokenDirectory), ".softhsm-restore-"));
+  try {
+    execFileSync("tar", ["--extract", "--gzip", "--file", path.resolve(archivePath), "--no-same-owner", "--directory", staging], {
+      stdio: ["ignore", "ignore", "pipe"],
+    });
+    const tokens = fs
+      .readdirSync(staging, { withFileTypes: true })
+      .filter((entry) => entry.isDirectory())
+      .map((entry) => entry.name);
+    const clashes = tokens.filter((token) => fs.existsSync(path.join(tokenDirectory, token)));
+    if (clashes.length > 0) {
+      throw new Error(`refusing to overwrite existing tokens in ${tokenDirectory}: ${clashes.join(", ")}`);
+    }
+    for (const token of tokens) {
+      fs.chmodSync(path.join(staging, token), 0o700);
+      fs.renameSync(path.join(staging, token), path.join(tokenDirectory, token));
+    }
+    return { tokens };
+  } finally {
+    fs.rmSync(staging, { recursive: true, force: true });
+  }
+}
+
+/** The softhsm2.conf in use: SOFTHSM2_CONF, or the one `hsm:init` writes under the data folder. */
+export function configuredSoftHsmConfig(): string {
+  if (process.env.SOFTHSM2_CONF) return path.resolve(process.env.SOFTHSM2_CONF);
+  return path.join(path.resolve(process.env.DATA_DIR || ".data"), "softhsm", "softhsm2.conf");
+}
