@@ -191,7 +191,7 @@ export function backupSoftHsmTokens(configPath: string, archivePath: string): { 
   // Claim the name first with mode 0600 ("wx": never overwrite), then let tar fill it.
   fs.closeSync(fs.openSync(target, "wx", 0o600));
   try {
-    execFileSync("tar", ["--create", "--gzip", "--file", target, "--exclude=*.lock", "--directory", tokenDirectory, ...tokens], {
+    execFileSync("tar", ["--create", "--gzip", "--file", target, "--directory", tokenDirectory, ...tokens], {
       stdio: ["ignore", "ignore", "pipe"],
     });
     fs.chmodSync(target, 0o600);

@@ -55,6 +55,11 @@ export interface DataKeyStore {
    * with the same number: the primary key refuses the second, which is retried with the next number.
    */
   insertNextVersion(purpose: string, wrap: (version: number) => StoredDataKey): Promise<number>;
+  /**
+   * Replaces the wrapping of one row (a key-encryption key rotation), only if the row still holds `previous`'s
+   * wrapping, so that two concurrent re-wraps cannot overwrite each other. True when the row was changed.
+   */
+  replaceWrapping(previous: StoredDataKey, replacement: StoredDataKey): Promise<boolean>;
   close(): Promise<void>;
 }
 
@@ -108,6 +113,24 @@ export function createDataKeyStore(handle: DatabaseHandle, ownsHandle: boolean):
           throw error;
         }
       }
+    },
+
+    async replaceWrapping(previous, replacement) {
+      if (previous.purpose !== replacement.purpose || previous.version !== replacement.version) {
+        throw new Error("a re-wrap must keep the purpose and version");
+      }
+      const changed = await db
+        .update(dataKeys)
+        .set({ wrappedKey: replacement.wrappedKey, wrappingKeyLabel: replacement.wrappingKeyLabel })
+        .where(
+          and(
+            eq(dataKeys.purpose, previous.purpose),
+            eq(dataKeys.version, previous.version),
+            eq(dataKeys.wrappedKey, previous.wrappedKey),
+          ),
+        )
+        .returning({ version: dataKeys.version });
+      return changed.length === 1;
     },
 
     async close() {

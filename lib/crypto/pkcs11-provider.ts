@@ -84,6 +84,12 @@ export interface Pkcs11KeyProvider extends KeyProvider {
   preload(): Promise<void>;
   /** A cheap call to the token (C_GetSessionInfo) after the keys are loaded, for a readiness endpoint. */
   checkAvailable(): Promise<void>;
+  /**
+   * Key-encryption key rotation: re-wraps every data key that is wrapped by another key-encryption key under
+   * the configured one (PKCS11_KEK_LABEL), inside the token. The raw data keys do not change, so no field needs
+   * re-encrypting. Returns how many rows were re-wrapped.
+   */
+  rewrapDataKeys(): Promise<number>;
   /** Closes this provider's session and its own database connection (tests, scripts). */
   close(): Promise<void>;
 }
@@ -406,6 +412,35 @@ export function createPkcs11Provider(options: Pkcs11ProviderOptions): Pkcs11KeyP
       // later version, which is equally correct.)
       await reload();
       return version;
+    },
+
+    async rewrapDataKeys() {
+      await keysForReading();
+      const target = options.keyEncryptionKeyLabel;
+      let rewrapped = 0;
+      for (const row of await readRows()) {
+        if (row.wrappingKeyLabel === target) continue;
+        const replacement = withToken(`re-wrapping the ${row.purpose} data key version ${String(row.version)}`, (token) => {
+          const rawKey = unwrapDataKey(token.session, keyEncryptionKeyFor(token, row.wrappingKeyLabel), row.wrappedKey, {
+            purpose: row.purpose,
+            version: row.version,
+            wrappingKeyLabel: row.wrappingKeyLabel,
+          });
+          try {
+            const binding = { purpose: row.purpose, version: row.version, wrappingKeyLabel: target };
+            return { ...binding, wrappedKey: wrapDataKey(token.session, token.keyEncryptionKey, rawKey, binding) };
+          } finally {
+            rawKey.fill(0);
+          }
+        });
+        try {
+          if (await openedStore().replaceWrapping(row, replacement)) rewrapped += 1;
+        } catch (cause) {
+          throw new BankError("unavailable", { internalMessage: "storing a re-wrapped data key failed", cause });
+        }
+      }
+      await reload();
+      return rewrapped;
     },
 
     async preload() {

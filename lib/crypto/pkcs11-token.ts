@@ -219,8 +219,10 @@ export function checkedSecretKey(session: Session, label: string, expectedType: 
 /**
  * The key-encryption key: AES-256, stored on the token, sensitive (CKA_VALUE cannot be read) and not
  * extractable (it cannot be wrapped out), allowed only to encrypt and decrypt, which is how data keys are
- * wrapped (AES-GCM, see `wrapDataKey`). `modifiable: false` keeps anyone from relaxing these attributes later
- * (sensitive and extractable are one-way in PKCS#11 anyway; this also covers the usage flags).
+ * wrapped (AES-GCM, see `wrapDataKey`). Sensitive and extractable are one-way in PKCS#11: nobody can make
+ * the key readable or exportable later. The key is left modifiable on purpose: SoftHSM2 refuses to destroy an
+ * unmodifiable object, and an old key-encryption key must be destroyable once a rotation has re-wrapped every
+ * data key away from it (`npm run hsm:rotate-kek`).
  */
 function keyEncryptionKeyTemplate(label: string) {
   return {
@@ -232,7 +234,6 @@ function keyEncryptionKeyTemplate(label: string) {
     private: true,
     sensitive: true,
     extractable: false,
-    modifiable: false,
     encrypt: true,
     decrypt: true,
     wrap: false,
@@ -257,7 +258,6 @@ function pepperKeyTemplate(label: string) {
     private: true,
     sensitive: true,
     extractable: false,
-    modifiable: false,
     sign: true,
     verify: false,
     encrypt: false,
@@ -269,6 +269,17 @@ function pepperKeyTemplate(label: string) {
 }
 
 export type KeyCreationResult = "created" | "exists";
+
+/** Creates a key-encryption key labelled `label` unless one exists (for a key-encryption key rotation). */
+export function createKeyEncryptionKeyIfMissing(session: Session, label: string): KeyCreationResult {
+  if (findSecretKey(session, label) !== undefined) {
+    checkedSecretKey(session, label, "aes");
+    return "exists";
+  }
+  session.generateKey(KeyGenMechanism.AES, keyEncryptionKeyTemplate(label));
+  checkedSecretKey(session, label, "aes");
+  return "created";
+}
 
 /** Creates the key-encryption key and the pepper key inside the token unless keys with those labels exist. */
 export function createBankKeysIfMissing(

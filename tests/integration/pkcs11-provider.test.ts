@@ -21,6 +21,7 @@ import {
 } from "@/lib/crypto/pkcs11-provider";
 import {
   closeSessionQuietly,
+  createKeyEncryptionKeyIfMissing,
   findSecretKey,
   findSlotByLabel,
   loadedModule,
@@ -440,5 +441,43 @@ describe("configuration and the stored rows", () => {
     const error = await rejection(provider().currentDataKey("pii"));
     expect(error.code).toBe("unavailable");
     expect(error.message).toContain("unwrapping data keys");
+  });
+});
+
+describe("key-encryption key rotation", () => {
+  it("re-wraps every data key under the new key-encryption key; the old one can then be destroyed", async () => {
+    await closeAllProviders();
+    // The test before left a damaged row on purpose; this one starts from fresh data keys.
+    await database().delete(dataKeys).where(sql`true`);
+    const newLabel = "bank-kek-2";
+    withUserSession(bankToken, (session) => expect(createKeyEncryptionKeyIfMissing(session, newLabel)).toBe("created"));
+    const old = provider();
+    const cipher = createFieldCipher(old);
+    const ciphertext = await cipher.encryptField("Ivan", context);
+    const rowsBefore = await storedRows();
+    expect(rowsBefore.every((row) => row.wrappingKeyLabel === testKeyLabels.keyEncryptionKeyLabel)).toBe(true);
+
+    const rotating = provider({ keyEncryptionKeyLabel: newLabel });
+    expect(await rotating.rewrapDataKeys()).toBe(rowsBefore.length);
+    expect(await rotating.rewrapDataKeys()).toBe(0);
+    const rowsAfter = await storedRows();
+    expect(rowsAfter.map((row) => [row.purpose, row.version])).toEqual(rowsBefore.map((row) => [row.purpose, row.version]));
+    for (const [index, row] of rowsAfter.entries()) {
+      expect(row.wrappingKeyLabel).toBe(newLabel);
+      expect(row.wrappedKey).not.toBe(rowsBefore[index]?.wrappedKey);
+    }
+    // The instance still configured with the old label keeps working from its cache and from the row labels.
+    expect(await cipher.decryptField(ciphertext, context)).toBe("Ivan");
+
+    await closeAllProviders();
+    withUserSession(bankToken, (session) => {
+      const oldKey = findSecretKey(session, testKeyLabels.keyEncryptionKeyLabel);
+      if (oldKey === undefined) throw new Error("the old key-encryption key is missing");
+      session.destroy(oldKey);
+    });
+    const restarted = provider({ keyEncryptionKeyLabel: newLabel });
+    expect(await createFieldCipher(restarted).decryptField(ciphertext, context)).toBe("Ivan");
+    // An instance still configured with the destroyed key cannot start: it answers 'unavailable'.
+    expect((await rejection(provider().currentDataKey("pii"))).code).toBe("unavailable");
   });
 });
