@@ -219,10 +219,9 @@ export function checkedSecretKey(session: Session, label: string, expectedType: 
 /**
  * The key-encryption key: AES-256, stored on the token, sensitive (CKA_VALUE cannot be read) and not
  * extractable (it cannot be wrapped out), allowed only to encrypt and decrypt, which is how data keys are
- * wrapped (AES-GCM, see `wrapDataKey`). Sensitive and extractable are one-way in PKCS#11: nobody can make
- * the key readable or exportable later. The key is left modifiable on purpose: SoftHSM2 refuses to destroy an
- * unmodifiable object, and an old key-encryption key must be destroyable once a rotation has re-wrapped every
- * data key away from it (`npm run hsm:rotate-kek`).
+ * wrapped (AES-GCM, see `wrapDataKey`). Sensitive and extractable are one-way in PKCS#11 anyway;
+ * `modifiable: false` also freezes the usage flags, so that nobody holding the PIN can later allow, say,
+ * `derive` on it. (It stays destroyable, which the end of a key-encryption key rotation needs.)
  */
 function keyEncryptionKeyTemplate(label: string) {
   return {
@@ -234,6 +233,7 @@ function keyEncryptionKeyTemplate(label: string) {
     private: true,
     sensitive: true,
     extractable: false,
+    modifiable: false,
     encrypt: true,
     decrypt: true,
     wrap: false,
@@ -258,6 +258,7 @@ function pepperKeyTemplate(label: string) {
     private: true,
     sensitive: true,
     extractable: false,
+    modifiable: false,
     sign: true,
     verify: false,
     encrypt: false,
