@@ -60,8 +60,8 @@ function main(): number {
       `  PKCS11_PIN_FILE=${result.userPinFile}`,
       ...(labels.keyEncryptionKeyLabel === "bank-kek" ? [] : [`  PKCS11_KEK_LABEL=${labels.keyEncryptionKeyLabel}`]),
       ...(labels.pepperKeyLabel === "bank-password-pepper" ? [] : [`  PKCS11_PEPPER_LABEL=${labels.pepperKeyLabel}`]),
-      "Back up the token folder and the PIN files together with the database: without the key-encryption key,",
-      "no encrypted field can ever be read again.",
+      "Back up the token (npm run hsm:backup) and keep the PIN files safe, apart from that backup: without the",
+      "key-encryption key no encrypted field can ever be read again.",
       "",
     ].join("\n"),
   );

@@ -29,7 +29,6 @@ import {
 } from "@/lib/crypto/pkcs11-token";
 import { forgetEnvironmentForTests } from "@/lib/env";
 import { BankError } from "@/lib/errors";
-import { backupSoftHsmTokens, restoreSoftHsmTokens } from "@/scripts/softhsm-setup";
 import { useIntegrationEnvironment } from "../helpers/integration-environment";
 import { testKeyLabels, useSoftHsm, type TestToken } from "../helpers/softhsm-token";
 
@@ -364,36 +363,6 @@ describe("a token removed at run time", () => {
     // Back: the same provider object recovers on its next call, with the same pepper.
     expect(await serving.pepperPassword("a password")).toEqual(pepper);
     await expect(serving.checkAvailable()).resolves.toBeUndefined();
-  });
-});
-
-describe("backup and restore of the SoftHSM2 token", () => {
-  it("a restored backup decrypts data encrypted before the token was lost", async () => {
-    await closeAllProviders();
-    const before = provider();
-    const ciphertext = await createFieldCipher(before).encryptField("Heidi", context);
-    const pepper = await before.pepperPassword("a password");
-    await closeAllProviders();
-
-    const configPath = path.join(softHsm().directory, "softhsm2.conf");
-    const archive = path.join(integration().temporaryRoot, "backup", "tokens.tar.gz");
-    backupSoftHsmTokens(configPath, archive);
-    expect(fs.statSync(archive).mode & 0o777).toBe(0o600);
-    const archiveBytes = fs.readFileSync(archive);
-    expect(archiveBytes.includes(Buffer.from(bankToken.userPin))).toBe(false);
-
-    // The token folder is lost.
-    const tokens = path.join(softHsm().directory, "tokens");
-    fs.rmSync(tokens, { recursive: true, force: true });
-    fs.mkdirSync(tokens, { mode: 0o700 });
-    expect((await rejection(provider().pepperPassword("a password"))).code).toBe("unavailable");
-
-    restoreSoftHsmTokens(configPath, archive);
-    // Restoring again would overwrite the restored token: refused.
-    expect(() => restoreSoftHsmTokens(configPath, archive)).toThrow(/refusing to overwrite/);
-    const after = provider();
-    expect(await createFieldCipher(after).decryptField(ciphertext, context)).toBe("Heidi");
-    expect(await after.pepperPassword("a password")).toEqual(pepper);
   });
 });
 
