@@ -378,11 +378,10 @@ export function createPkcs11Provider(options: Pkcs11ProviderOptions): Pkcs11KeyP
     },
 
     async pepperPassword(password) {
+      // Checked at run time: HMAC over `String(undefined)` would quietly pepper the word "undefined".
       if (typeof password !== "string") throw new BankError("internal", { internalMessage: "password must be a string" });
-      // Buffer.from would turn a lone surrogate into U+FFFD, making different passwords share one pepper value.
-      if (/\p{Cs}/u.test(password)) {
-        throw new BankError("internal", { internalMessage: "password is not well-formed UTF-16" });
-      }
+      // UTF-8 exactly as the local keyring's pepper and @node-rs/argon2 encode it (a lone surrogate becomes
+      // U+FFFD), so that both providers treat the same typed passwords as equal.
       const message = Buffer.from(password, "utf8");
       try {
         return withToken("peppering a password", (token) => signWithPepper(token.session, token.pepperKey, message));
