@@ -9,6 +9,7 @@ import "server-only";
  * with a clear error. Once built, the provider and its cached keys live for the life of the process.
  */
 import { env } from "@/lib/env";
+import { BankError } from "@/lib/errors";
 import { createFieldCipher, type FieldCipher, type FieldContext } from "@/lib/crypto/field-cipher";
 import type { BlindIndexPurpose, DataKeyPurpose, KeyProvider } from "@/lib/crypto/key-provider";
 import { createLocalKeyring } from "@/lib/crypto/local-keyring";
@@ -30,6 +31,12 @@ function configuredProvider(): KeyProvider {
       // first use, or at start-up through instrumentation.ts. Never a fallback to the local keyring: that would
       // put production data under keys sitting in a plain file.
       return sharedPkcs11Provider();
+    default:
+      // Unreachable while the configuration schema allows only the values above; a new value added there
+      // without a provider here must fail loudly instead of leaving the application without keys.
+      throw new BankError("unavailable", {
+        internalMessage: `no key provider is built for ${String(configuration.keyProvider)}`,
+      });
   }
 }
 
