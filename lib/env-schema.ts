@@ -41,14 +41,16 @@ const rawSchema = z.object({
   KEYRING_PATH: z.string().min(1).optional(),
   PKCS11_MODULE: z.string().min(1).optional(),
   PKCS11_TOKEN_LABEL: z.string().min(1).optional(),
-  PKCS11_PIN: z.string().min(1).optional(),
-  PKCS11_PIN_FILE: z.string().min(1).optional(),
   // Labels (CKA_LABEL) of the two keys the bank keeps in the token; `npm run hsm:init` creates them.
   PKCS11_KEK_LABEL: z.string().min(1).max(128).default("bank-kek"),
   PKCS11_PEPPER_LABEL: z.string().min(1).max(128).default("bank-password-pepper"),
-  // How often, at most, a running instance re-reads which data-key version is current, so that a rotation
-  // made by another process (`npm run keys:rotate`) reaches every instance within this many seconds.
-  KEY_REFRESH_SECONDS: z.coerce.number().int().min(1).max(3600).default(30),
+  PKCS11_PIN: z.string().min(1).optional(),
+  PKCS11_PIN_FILE: z.string().min(1).optional(),
+  // How often a running instance re-reads which data-key version is current, so that a rotation made by
+  // `keys:rotate` in another process reaches it; `keys:reencrypt` waits this long after a rotation. Keys are
+  // read from a file or unwrapped by the HSM on each refresh, so not more than once a second; and at most an
+  // hour, since an instance still writing an old version holds back finishing a rotation by that much.
+  KEY_REFRESH_SECONDS: z.coerce.number().int().min(1).max(3_600).default(30),
   PORT: port.default(8000),
   HTTP_PORT: port.default(8080),
   BIND_ADDRESS: z.string().min(1).default("127.0.0.1"),
@@ -118,6 +120,7 @@ function finalise(raw: z.infer<typeof rawSchema>) {
     authSecret: raw.AUTH_SECRET,
     keyProvider: raw.KEY_PROVIDER ?? "local",
     keyringPath: path.resolve(/* turbopackIgnore: true */ raw.KEYRING_PATH ?? path.join(/* turbopackIgnore: true */ dataDirectory, "keyring.json")),
+    keyRefreshSeconds: raw.KEY_REFRESH_SECONDS,
     pkcs11: {
       modulePath: raw.PKCS11_MODULE,
       tokenLabel: raw.PKCS11_TOKEN_LABEL,
@@ -126,7 +129,6 @@ function finalise(raw: z.infer<typeof rawSchema>) {
       keyEncryptionKeyLabel: raw.PKCS11_KEK_LABEL,
       pepperKeyLabel: raw.PKCS11_PEPPER_LABEL,
     },
-    keyRefreshSeconds: raw.KEY_REFRESH_SECONDS,
     httpsPort: raw.PORT,
     httpPort: raw.HTTP_PORT,
     bindAddress: raw.BIND_ADDRESS,
