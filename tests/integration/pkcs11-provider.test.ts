@@ -281,7 +281,10 @@ describe("when the token cannot be used", () => {
     expect(error.code).toBe("unavailable");
     expect(error.message).toContain("CKR_PIN_INCORRECT");
     expect(error.message).not.toContain(correctPin);
-    expect((await rejection(failing.pepperPassword("a password"))).code).toBe("unavailable");
+    // The same wrong PIN is not sent again (a real HSM locks the PIN after a few wrong attempts).
+    const again = await rejection(failing.pepperPassword("a password"));
+    expect(again.code).toBe("unavailable");
+    expect(again.message).toContain("not tried again until it changes");
     expect((await rejection(createFieldCipher(failing).encryptField("x", context))).code).toBe("unavailable");
     expect(tracking.opened()).toBe(false);
     expect(await storedRows()).toEqual(rowsBefore);
