@@ -5,7 +5,9 @@ const nextConfig: NextConfig = {
   poweredByHeader: false,
   reactStrictMode: true,
   // Native and WebAssembly packages are loaded from node_modules at run time instead of being bundled.
-  serverExternalPackages: ["@electric-sql/pglite", "@node-rs/argon2", "pino", "postgres"],
+  // graphene-pk11 and pkcs11js must be among them: pkcs11js's compiled pkcs11.node cannot be placed in an ESM
+  // chunk, and `next build` fails if they are bundled (STACK-NOTES trap 4).
+  serverExternalPackages: ["@electric-sql/pglite", "@node-rs/argon2", "pino", "postgres", "graphene-pk11", "pkcs11js"],
   typedRoutes: false,
   experimental: {
     serverActions: {

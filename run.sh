@@ -194,6 +194,10 @@ ensure_system_packages() {
   command -v curl >/dev/null || missing+=(curl)
   # The mail delivery tests send through a real SMTP server: aiosmtpd, started by the tests themselves.
   python_has_aiosmtpd || missing+=(python3-aiosmtpd)
+  # The PKCS#11 key provider's tests run against a real SoftHSM2 token, which the tests initialise themselves
+  # in a temporary folder; opensc brings pkcs11-tool, for looking at a token by hand.
+  { [ -e /usr/lib/softhsm/libsofthsm2.so ] && command -v softhsm2-util >/dev/null; } || missing+=(softhsm2)
+  command -v pkcs11-tool >/dev/null || missing+=(opensc)
   if [ ${#missing[@]} -gt 0 ]; then
     [ "$(id -u)" = 0 ] || fail "missing Debian packages: ${missing[*]} (run as root, or install them first)"
     log "Installing Debian packages: ${missing[*]}"

@@ -40,6 +40,12 @@ export interface DatabaseLocation {
   pgliteDirectory: string;
   /** Connection pool size for PostgreSQL; scripts use 1. */
   maxConnections?: number;
+  /**
+   * PostgreSQL only: close a connection after this many idle seconds (default: never). An open connection
+   * keeps a Node process alive, so a pool that its owner never closes explicitly (the PKCS#11 key provider's)
+   * sets this to let scripts exit.
+   */
+  idleTimeoutSeconds?: number;
 }
 
 /**
@@ -97,6 +103,7 @@ export function openDatabase(location: DatabaseLocation): DatabaseHandle {
   if (location.databaseUrl) {
     const client = postgres(location.databaseUrl, {
       max: location.maxConnections ?? 10,
+      ...(location.idleTimeoutSeconds === undefined ? {} : { idle_timeout: location.idleTimeoutSeconds }),
       // Notices (such as "relation already exists, skipping") are not errors and would only add noise.
       onnotice: () => undefined,
     });

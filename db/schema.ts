@@ -515,3 +515,40 @@ export const stepUpConfirmations = pgTable(
   },
   (table) => [index("step_up_confirmations_session_id_index").on(table.sessionId, table.payloadHash)],
 );
+
+/**
+ * The data-encryption keys of the PKCS#11 key provider (lib/crypto/pkcs11-provider.ts), each stored only
+ * wrapped (AES-256-GCM encrypted) by the key-encryption key that never leaves the token. The raw key is never
+ * written anywhere: the provider unwraps every row once, inside the token, and keeps the result in memory.
+ *
+ * - `purpose` is a data-key purpose ("pii", "mfa", "memo") or a blind-index purpose prefixed with
+ *   "blind-index:" ("blind-index:email"), so the two families can never collide.
+ * - `version` counts up from 1 per purpose; the highest version is the one new values are written with, and
+ *   older versions stay until no ciphertext uses them (rows are never updated, except by a re-wrap under a
+ *   new key-encryption key, which leaves the raw key unchanged).
+ * - `wrapped_key` is `aes-256-gcm:<96-bit IV>:<encrypted key and 128-bit tag>` (base64url). The purpose,
+ *   version and wrapping key's label are bound into the GCM additional data, so a wrapped key copied to
+ *   another row does not unwrap.
+ * - `wrapping_key_label` names the key-encryption key in the token (CKA_LABEL), so that rows wrapped by an
+ *   older key-encryption key can still be found and re-wrapped when that key is rotated.
+ *
+ * A PKCS#11 provider running against the embedded PGlite shares its single connection with the
+ * application, so the keys are loaded at start-up (instrumentation.ts), before any transaction needs them.
+ */
+export const dataKeys = pgTable(
+  "data_keys",
+  {
+    purpose: text("purpose").notNull(),
+    version: integer("version").notNull(),
+    wrappedKey: text("wrapped_key").notNull(),
+    wrappingKeyLabel: text("wrapping_key_label").notNull(),
+    createdAt: createdAt(),
+  },
+  (table) => [
+    primaryKey({ name: "data_keys_pkey", columns: [table.purpose, table.version] }),
+    check("data_keys_purpose_shape", sql`${table.purpose} ~ '^(blind-index:)?[a-z][a-z0-9-]{0,62}$'`),
+    check("data_keys_version_positive", sql`${table.version} between 1 and 999999999`),
+    check("data_keys_wrapped_key_shape", sql`${table.wrappedKey} ~ '^aes-256-gcm:[A-Za-z0-9_-]{16}:[A-Za-z0-9_-]{64}$'`),
+    check("data_keys_wrapping_key_label_present", sql`length(${table.wrappingKeyLabel}) between 1 and 128`),
+  ],
+);

@@ -4,6 +4,12 @@ import { seedDemoData } from "@/db/seed-demo-data";
 import { env } from "@/lib/env";
 
 try {
+  if (env().keyProvider === "pkcs11") {
+    // The seed encrypts inside its transaction; on the embedded PGlite the PKCS#11 provider shares that single
+    // connection, so its keys are loaded before the transaction starts (lib/crypto/data-key-store.ts).
+    const { sharedPkcs11Provider } = await import("@/lib/crypto/pkcs11-provider");
+    await sharedPkcs11Provider().preload();
+  }
   const result = await seedDemoData();
   process.stdout.write(
     result.created

@@ -41,6 +41,9 @@ const rawSchema = z.object({
   KEYRING_PATH: z.string().min(1).optional(),
   PKCS11_MODULE: z.string().min(1).optional(),
   PKCS11_TOKEN_LABEL: z.string().min(1).optional(),
+  // Labels (CKA_LABEL) of the two keys the bank keeps in the token; `npm run hsm:init` creates them.
+  PKCS11_KEK_LABEL: z.string().min(1).max(128).default("bank-kek"),
+  PKCS11_PEPPER_LABEL: z.string().min(1).max(128).default("bank-password-pepper"),
   PKCS11_PIN: z.string().min(1).optional(),
   PKCS11_PIN_FILE: z.string().min(1).optional(),
   // How often a running instance re-reads which data-key version is current, so that a rotation made by
@@ -123,6 +126,8 @@ function finalise(raw: z.infer<typeof rawSchema>) {
       tokenLabel: raw.PKCS11_TOKEN_LABEL,
       pin: raw.PKCS11_PIN,
       pinFile: raw.PKCS11_PIN_FILE,
+      keyEncryptionKeyLabel: raw.PKCS11_KEK_LABEL,
+      pepperKeyLabel: raw.PKCS11_PEPPER_LABEL,
     },
     httpsPort: raw.PORT,
     httpPort: raw.HTTP_PORT,
@@ -229,6 +234,12 @@ export function parseEnvironment(source: Record<string, string | undefined>): En
     if (!raw.PKCS11_TOKEN_LABEL) problems.push("PKCS11_TOKEN_LABEL is required when KEY_PROVIDER=pkcs11");
     if (!raw.PKCS11_PIN && !raw.PKCS11_PIN_FILE) {
       problems.push("PKCS11_PIN or PKCS11_PIN_FILE is required when KEY_PROVIDER=pkcs11");
+    }
+    if (raw.PKCS11_PIN && raw.PKCS11_PIN_FILE) {
+      problems.push("set only one of PKCS11_PIN and PKCS11_PIN_FILE (it would be unclear which PIN is used)");
+    }
+    if (raw.PKCS11_KEK_LABEL === raw.PKCS11_PEPPER_LABEL) {
+      problems.push("PKCS11_KEK_LABEL and PKCS11_PEPPER_LABEL must name two different keys");
     }
   }
   if (problems.length > 0) throw new ConfigurationError(problems);

@@ -95,6 +95,7 @@ export function createFieldCipher(provider: KeyProvider): FieldCipher {
         const encodedIv = iv.toString("base64url");
         return [envelopeVersion, purpose, String(version), encodedIv, encrypted.toString("base64url")].join(":");
       } catch (cause) {
+        rethrowIfUnavailable(cause);
         // Never return the input or an unencrypted value: the caller would store plaintext believing it safe.
         throw new BankError("internal", { internalMessage: "field encryption failed", cause });
       }
@@ -115,6 +116,7 @@ export function createFieldCipher(provider: KeyProvider): FieldCipher {
         const plaintext = Buffer.concat([decipher.update(envelope.encrypted), decipher.final()]);
         return strictUtf8Decoder.decode(plaintext);
       } catch (cause) {
+        rethrowIfUnavailable(cause);
         // One error for every failure (malformed, unknown version, wrong context, tampering), so callers
         // cannot accidentally treat some failures as "no value"; the cause says which it was, for the logs.
         throw new BankError("internal", { internalMessage: "field decryption failed", cause });
@@ -135,10 +137,20 @@ export function createFieldCipher(provider: KeyProvider): FieldCipher {
         // every database collation, including case-insensitive ones where base64 values could collide.
         return createHmac("sha256", key).update(normalised, "utf8").digest("hex");
       } catch (cause) {
+        rethrowIfUnavailable(cause);
         throw new BankError("internal", { internalMessage: "blind index computation failed", cause });
       }
     },
   };
+}
+
+/**
+ * A key provider that cannot reach its keys (an HSM that is down, a wrong PIN) reports "unavailable", which
+ * the app answers with 503 and which clears up by itself when the keys are reachable again. Turning that into
+ * "internal" (500) would tell clients and monitoring that something is broken in the data instead.
+ */
+function rethrowIfUnavailable(cause: unknown): void {
+  if (cause instanceof BankError && cause.code === "unavailable") throw cause;
 }
 
 interface Envelope {

@@ -13,6 +13,7 @@ import { BankError } from "@/lib/errors";
 import { createFieldCipher, type FieldCipher, type FieldContext } from "@/lib/crypto/field-cipher";
 import { keyLengthInBytes, type BlindIndexPurpose, type DataKeyPurpose, type KeyProvider } from "@/lib/crypto/key-provider";
 import { createLocalKeyring } from "@/lib/crypto/local-keyring";
+import { sharedPkcs11Provider } from "@/lib/crypto/pkcs11-provider";
 
 export { normaliseEmail } from "@/lib/crypto/normalise";
 export type { FieldContext } from "@/lib/crypto/field-cipher";
@@ -29,10 +30,15 @@ function configuredProvider(): KeyProvider {
         currentVersionRefreshSeconds: configuration.keyRefreshSeconds,
       });
     case "pkcs11":
-      // Refusing loudly is the only safe answer: silently using the local keyring instead would put production
-      // data under keys sitting in a plain file.
+      // One provider per process (its session and unwrapped keys are shared); it connects to the token on
+      // first use, or at start-up through instrumentation.ts. Never a fallback to the local keyring: that would
+      // put production data under keys sitting in a plain file.
+      return sharedPkcs11Provider();
+    default:
+      // Unreachable while the configuration schema allows only the values above; a new value added there
+      // without a provider here must fail loudly instead of leaving the application without keys.
       throw new BankError("unavailable", {
-        internalMessage: "The PKCS#11 key provider is not built yet (issue: keys in an HSM)",
+        internalMessage: `no key provider is built for ${String(configuration.keyProvider)}`,
       });
   }
 }

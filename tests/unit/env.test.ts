@@ -114,6 +114,20 @@ describe("parseEnvironment", () => {
     expect(error.problems).toHaveLength(3);
   });
 
+  it("names the token's two keys by label (defaults bank-kek and bank-password-pepper), never the same one", () => {
+    const pkcs11 = { AUTH_SECRET: authSecret, KEY_PROVIDER: "pkcs11", PKCS11_MODULE: "/m.so", PKCS11_TOKEN_LABEL: "bank" };
+    const defaults = parseEnvironment({ ...pkcs11, PKCS11_PIN: "1234" }).pkcs11;
+    expect(defaults.keyEncryptionKeyLabel).toBe("bank-kek");
+    expect(defaults.pepperKeyLabel).toBe("bank-password-pepper");
+    const chosen = parseEnvironment({ ...pkcs11, PKCS11_PIN: "1234", PKCS11_KEK_LABEL: "kek-2", PKCS11_PEPPER_LABEL: "p" });
+    expect([chosen.pkcs11.keyEncryptionKeyLabel, chosen.pkcs11.pepperKeyLabel]).toEqual(["kek-2", "p"]);
+    const same = configurationErrorFor({ ...pkcs11, PKCS11_PIN: "1234", PKCS11_KEK_LABEL: "k", PKCS11_PEPPER_LABEL: "k" });
+    expect(same.message).toContain("PKCS11_PEPPER_LABEL");
+    const bothPins = configurationErrorFor({ ...pkcs11, PKCS11_PIN: "1234", PKCS11_PIN_FILE: "/run/secrets/pin" });
+    expect(bothPins.message).toContain("only one of PKCS11_PIN and PKCS11_PIN_FILE");
+    expect(bothPins.message).not.toContain("1234");
+  });
+
   it("caps password hashing at one fewer than the cores by default, at least one", () => {
     expect(parseEnvironment({ AUTH_SECRET: authSecret }).passwordHashConcurrency).toBe(Math.max(1, os.availableParallelism() - 1));
     expect(parseEnvironment({ AUTH_SECRET: authSecret, PASSWORD_HASH_CONCURRENCY: "3" }).passwordHashConcurrency).toBe(3);

@@ -519,17 +519,18 @@ describe("lib/crypto entry point", () => {
     expect(peppered.equals(expected)).toBe(true);
   });
 
-  it("refuses the PKCS#11 provider until it exists, instead of falling back", async () => {
+  it("answers 'unavailable' when the configured PKCS#11 token cannot be reached, instead of falling back", async () => {
     vi.stubEnv("AUTH_SECRET", "a".repeat(40));
     vi.stubEnv("KEY_PROVIDER", "pkcs11");
-    vi.stubEnv("PKCS11_MODULE", "/usr/lib/softhsm/libsofthsm2.so");
+    // A library that does not exist: the provider fails before it touches any database or key.
+    vi.stubEnv("PKCS11_MODULE", path.join(os.tmpdir(), "no-such-pkcs11-module.so"));
     vi.stubEnv("PKCS11_TOKEN_LABEL", "bank");
     vi.stubEnv("PKCS11_PIN", "1234");
     vi.resetModules();
     const crypto = await import("@/lib/crypto");
     await expect(crypto.encryptField("Alice Example", context)).rejects.toMatchObject({
       code: "unavailable",
-      message: expect.stringContaining("PKCS#11 key provider is not built yet"),
+      message: expect.stringContaining("PKCS#11 token"),
     });
   });
 });
