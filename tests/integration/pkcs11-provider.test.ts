@@ -24,10 +24,13 @@ import {
   createKeyEncryptionKeyIfMissing,
   findSecretKey,
   findSlotByLabel,
+  loadedGeneration,
   loadedModule,
   openUserSession,
+  resetModule,
 } from "@/lib/crypto/pkcs11-token";
 import { forgetEnvironmentForTests } from "@/lib/env";
+import { backupTokenDirectory, restoreTokenDirectory } from "@/scripts/hsm-backup";
 import { BankError } from "@/lib/errors";
 import { useIntegrationEnvironment } from "../helpers/integration-environment";
 import { testKeyLabels, useSoftHsm, type TestToken } from "../helpers/softhsm-token";
@@ -451,5 +454,45 @@ describe("key-encryption key rotation", () => {
     expect(await createFieldCipher(restarted).decryptField(ciphertext, context)).toBe("Ivan");
     // An instance still configured with the destroyed key cannot start: it answers 'unavailable'.
     expect((await rejection(provider().currentDataKey("pii"))).code).toBe("unavailable");
+  });
+});
+
+describe("a token lost and restored from its backup", () => {
+  it("decrypts the data encrypted before the loss, with the same pepper; a wrong passphrase restores nothing", async () => {
+    await closeAllProviders();
+    // Fresh data keys under a token of this test's own, so that nothing depends on the tests before.
+    await database().delete(dataKeys).where(sql`true`);
+    const token = softHsm().createToken("bank-restore");
+    const before = provider({}, token);
+    const ciphertext = await createFieldCipher(before).encryptField("Judith", context);
+    const pepper = await before.pepperPassword("a password");
+    await closeAllProviders();
+
+    const tokens = path.join(softHsm().directory, "tokens");
+    const backupFile = path.join(softHsm().directory, "token-backup.bin");
+    const passphrase = "a long backup passphrase";
+    await backupTokenDirectory(tokens, backupFile, passphrase);
+    expect(fs.statSync(backupFile).mode & 0o777).toBe(0o600);
+
+    // The loss: the token's files are gone, and the library forgets what it had loaded.
+    const generation = loadedGeneration(softHsm().modulePath);
+    if (generation !== undefined) resetModule(softHsm().modulePath, generation);
+    fs.renameSync(tokens, `${tokens}.lost`);
+    try {
+      expect((await rejection(provider({}, token).currentDataKey("pii"))).code).toBe("unavailable");
+      await closeAllProviders();
+
+      await expect(restoreTokenDirectory(backupFile, tokens, "not the passphrase at all")).rejects.toThrow(/wrong passphrase/);
+      expect(fs.existsSync(tokens)).toBe(false);
+      await restoreTokenDirectory(backupFile, tokens, passphrase);
+      const restored = provider({}, token);
+      expect(await createFieldCipher(restored).decryptField(ciphertext, context)).toBe("Judith");
+      expect(await restored.pepperPassword("a password")).toEqual(pepper);
+      // A restore never lands on a live token directory.
+      await expect(restoreTokenDirectory(backupFile, tokens, passphrase)).rejects.toThrow(/not empty/);
+    } finally {
+      await closeAllProviders();
+      fs.rmSync(`${tokens}.lost`, { recursive: true, force: true });
+    }
   });
 });
