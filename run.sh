@@ -106,7 +106,10 @@ trust_own_certificate() {
   # self-signed certificate that fetch fails (and the browser falls back to a second round trip) unless this
   # Node process trusts the certificate. Only our own local certificate is added, nothing is disabled.
   if [ -z "${TLS_CERT_PATH:-}" ] && [ -f "$DATA_DIR/tls/cert.pem" ]; then
-    export NODE_EXTRA_CA_CERTS="$PWD/$DATA_DIR/tls/cert.pem"
+    case "$DATA_DIR" in
+      /*) export NODE_EXTRA_CA_CERTS="$DATA_DIR/tls/cert.pem" ;;
+      *) export NODE_EXTRA_CA_CERTS="$PWD/$DATA_DIR/tls/cert.pem" ;;
+    esac
   fi
 }
 
@@ -246,8 +249,19 @@ run_tests() {
   if NODE_ENV=production npx --no-install next build; then
     # One suite after the other: run side by side (they have separate ports, data folders and output folders)
     # they saved seven minutes, but the load made timing-sensitive tests (idle timeouts, downloads) flaky.
-    log "End-to-end tests (Playwright with Debian's chromium, over HTTPS against the built app) [${SECONDS}s]"
-    PLAYWRIGHT_JSON_OUTPUT_NAME="$results/playwright.json" npx --no-install playwright test --reporter=list,json || status=1
+    # The end-to-end suite runs the app on the PKCS#11 key provider, over a SoftHSM2 token made for this run;
+    # the security suite runs it on the local keyring. So both providers serve real browsers in every run.
+    local e2e_token_directory="$PWD/.data/e2e-softhsm"
+    rm -rf "$e2e_token_directory"
+    log "End-to-end tests (Playwright with Debian's chromium, over HTTPS against the built app, keys in a SoftHSM2 token) [${SECONDS}s]"
+    if env -u SOFTHSM2_CONF DATA_DIR="$e2e_token_directory" npx --no-install tsx scripts/hsm-init.ts >/dev/null; then
+      KEY_PROVIDER=pkcs11 PKCS11_MODULE=/usr/lib/softhsm/libsofthsm2.so PKCS11_TOKEN_LABEL=bank \
+        SOFTHSM2_CONF="$e2e_token_directory/softhsm/softhsm2.conf" PKCS11_PIN_FILE="$e2e_token_directory/softhsm/bank.user-pin" \
+        PLAYWRIGHT_JSON_OUTPUT_NAME="$results/playwright.json" npx --no-install playwright test --reporter=list,json || status=1
+    else
+      echo "could not initialise the SoftHSM2 token for the end-to-end tests" >&2
+      status=1
+    fi
     run_check "Crash test (kill -9 under transfer load, restart, ledger invariants) [${SECONDS}s]" \
       npx --no-install tsx --conditions=react-server tests/crash/transfer-crash.ts
     log "Security suite (tests/security: attacks on the built app over HTTPS, with real Redis) [${SECONDS}s]"

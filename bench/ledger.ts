@@ -468,7 +468,7 @@ async function main(): Promise<void> {
     );
   } finally {
     if (server?.pid !== undefined) {
-      server.kill("SIGTERM");
+      process.kill(-server.pid, "SIGTERM");
       await new Promise((resolve) => setTimeout(resolve, 1000));
     }
     await withAdmin(async (sql) => {
@@ -514,7 +514,8 @@ async function startApp(options: { temporaryRoot: string; authSecret: string; ke
     LOG_LEVEL: "warn",
   };
   Reflect.deleteProperty(environment, "REDIS_URL");
-  const server = spawn("npx", ["tsx", "server.ts"], { env: environment, stdio: ["ignore", "pipe", "inherit"], detached: false });
+  // Its own process group, so that stopping it stops npx's children (tsx and the server) too.
+  const server = spawn("npx", ["tsx", "server.ts"], { env: environment, stdio: ["ignore", "pipe", "inherit"], detached: true });
   await new Promise<void>((resolve, reject) => {
     const timeout = setTimeout(() => reject(new Error("the app did not become ready within 60 s")), 60_000);
     server.stdout?.on("data", (chunk: Buffer) => {
