@@ -48,9 +48,12 @@ export interface VersionedDataKey {
  *   `JSON.stringify` prints `{}`), whereas a Buffer prints its contents into whatever log picks it up;
  * - `createCipheriv` and `createHmac` accept it directly, so the raw bytes never need to exist in JS again.
  *
- * All methods are asynchronous because the planned PKCS#11 provider must talk to an HSM (unwrapping each data
- * key once and then caching it in memory); the local keyring reads its file once and caches it too.
- * Implementations must throw (never return a placeholder) when a key is unknown or cannot be loaded.
+ * All methods are asynchronous because the PKCS#11 provider talks to an HSM (unwrapping each data key once and
+ * then caching it in memory, computing the pepper inside the token); the local keyring reads its file and
+ * caches it too. Both re-read which version is current at most every KEY_REFRESH_SECONDS and reload once on
+ * meeting a version they do not know, so that a rotation made by another process reaches them.
+ * Implementations must throw (never return a placeholder) when a key is unknown or cannot be loaded, and
+ * throw BankError "unavailable" when the keys cannot be reached at all (the app answers 503).
  */
 export interface KeyProvider {
   /** The key new ciphertexts of this purpose are written with. */
