@@ -113,3 +113,17 @@ export async function rotateDataKey(purpose: DataKeyPurpose): Promise<number> {
 export async function currentDataKeyVersion(purpose: DataKeyPurpose): Promise<number> {
   return (await keyProvider().currentDataKey(purpose)).version;
 }
+
+/**
+ * Throws unless the configured keys can be used now: for the token, a live session and the data keys loaded;
+ * for the local keyring, the file read and valid. For the readiness check (app/api/ready), which must notice a
+ * token that went away even while cached keys still serve requests.
+ */
+export async function checkKeysAvailable(): Promise<void> {
+  if (env().keyProvider === "pkcs11") {
+    await sharedPkcs11Provider().checkAvailable();
+    return;
+  }
+  await keyProvider().currentDataKey("pii");
+}
+

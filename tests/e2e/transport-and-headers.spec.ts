@@ -103,6 +103,13 @@ test("the health check answers ok without revealing versions", async ({ request 
   expect(await response.json()).toEqual({ status: "ok" });
 });
 
+test("the readiness check answers ready (database and keys; ./run.sh test serves this suite from a SoftHSM2 token) without revealing versions", async ({ request }) => {
+  const response = await request.get("/api/ready");
+  expect(response.status()).toBe(200);
+  expect(await response.json()).toEqual({ status: "ready" });
+  expect(response.headers()["server"] ?? "").not.toMatch(/[0-9]/);
+});
+
 test("a cross-site form post is refused with 403", async ({ request }) => {
   const response = await request.post("/api/auth/signout", {
     headers: { origin: "https://evil.example", "content-type": "application/x-www-form-urlencoded" },

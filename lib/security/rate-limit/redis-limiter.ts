@@ -74,7 +74,7 @@ export function rateLimitRedisClient(redisUrl: string): Redis {
  * although Redis is fine. So a fresh client is given a moment to become ready; a client that has lost its
  * connection ("reconnecting") is not waited for, so an outage is reported at once.
  */
-async function untilReady(client: Redis): Promise<void> {
+export async function untilReady(client: Redis): Promise<void> {
   if (client.status !== "connecting" && client.status !== "connect" && client.status !== "wait") return;
   if (client.status === "wait") client.connect().catch(() => undefined);
   await new Promise<void>((resolve) => {
