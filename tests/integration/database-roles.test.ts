@@ -7,6 +7,7 @@
  * PGlite is a single-user database: roles do not apply there, which the one PGlite test below pins down.
  */
 import { execFile } from "node:child_process";
+import fs from "node:fs";
 import path from "node:path";
 import { promisify } from "node:util";
 import { eq, sql } from "drizzle-orm";
@@ -266,6 +267,37 @@ describe.runIf(onPostgres)("database roles on PostgreSQL", () => {
     expect(stored?.verifier).toMatch(/^SCRAM-SHA-256\$4096:[A-Za-z0-9+/=]+\$[A-Za-z0-9+/=]+:[A-Za-z0-9+/=]+$/);
     expect(stored?.verifier).not.toContain(password);
     expect(() => scramSha256Verifier("short")).toThrow(/16 to 256 printable ASCII/);
+  });
+
+  it("npm run db:roles sets the roles up from configuration, reads a password file and never prints the password", async () => {
+    const { databaseName, ownerRole, runtimeRole, temporaryRoot } = integration();
+    const password = "another-long-runtime-password-7";
+    const passwordFile = path.join(temporaryRoot, "runtime-password");
+    fs.writeFileSync(passwordFile, `${password}\n`, { mode: 0o600 });
+    const runScript = (extraArguments: string[], environment: Record<string, string>) =>
+      execFileAsync(
+        path.join(repositoryRoot, "node_modules/.bin/tsx"),
+        ["--tsconfig", path.join(repositoryRoot, "tsconfig.json"), path.join(repositoryRoot, "scripts/create-database-roles.ts"), ...extraArguments],
+        // An empty folder as the working directory, so that no .env file of the checkout is read.
+        { cwd: temporaryRoot, timeout: 60_000, env: { PATH: process.env.PATH, HOME: process.env.HOME, NODE_ENV: "development", ...environment } },
+      );
+    const { stdout } = await runScript(["--database", databaseName ?? ""], {
+      DATABASE_ADMIN_URL: integration().adminDatabaseUrl ?? "",
+      DATABASE_OWNER_ROLE: ownerRole ?? "",
+      DATABASE_RUNTIME_ROLE: runtimeRole ?? "",
+      DATABASE_RUNTIME_PASSWORD_FILE: passwordFile,
+    });
+    expect(stdout).toContain(`runtime role: ${runtimeRole}\n`);
+    expect(stdout).toContain("append-only for the runtime role: audit_events");
+    expect(stdout).not.toContain(password);
+    const [stored] = await admin<{ verifier: string }[]>`select rolpassword as verifier from pg_authid where rolname = ${runtimeRole ?? ""}`;
+    expect(stored?.verifier).toMatch(/^SCRAM-SHA-256\$/);
+
+    const refused = await runScript([], { DATABASE_ADMIN_URL: integration().adminDatabaseUrl ?? "", DATABASE_RUNTIME_ROLE: "Bank App" }).catch(
+      (error: unknown) => error as { code?: unknown; stderr?: unknown },
+    );
+    expect(refused).toMatchObject({ code: 2 });
+    expect(String((refused as { stderr?: unknown }).stderr)).toContain("DATABASE_RUNTIME_ROLE");
   });
 
   it("refuses role and database names that are not plain lower-case identifiers, before connecting", async () => {
