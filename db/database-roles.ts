@@ -139,7 +139,8 @@ export async function grantRuntimePrivileges(sql: postgres.Sql, runtimeRole: str
 
 /**
  * Creates (or brings back in line) the owner and runtime roles and the bank's database, over an administrative
- * connection (a superuser, or a role with CREATEROLE and CREATEDB that may grant on the database). Idempotent.
+ * connection: a superuser, since ALTER DEFAULT PRIVILEGES FOR ROLE needs a superuser or a member of the owner
+ * role, and PostgreSQL 15 does not make the creator of a role (with CREATEROLE) its member. Idempotent.
  */
 export async function createDatabaseRoles(adminUrl: string, plan: DatabaseRolesPlan): Promise<DatabaseRolesOutcome> {
   const databaseName = assertDatabaseIdentifier(plan.databaseName, "database name");

@@ -7,7 +7,7 @@
  * if it does not exist yet, and the runtime role's privileges including default privileges for everything
  * later migrations create. Idempotent: run it again after changing a password or when in doubt.
  *
- * It needs an administrative connection (a superuser, or a role with CREATEROLE and CREATEDB): DATABASE_ADMIN_URL,
+ * It needs an administrative connection (a superuser; see db/database-roles.ts): DATABASE_ADMIN_URL,
  * or --admin-url (which other users of the machine can see in the process list while it runs, so prefer the
  * variable when the URL holds a password). The database is named by --database, or else taken from
  * MIGRATION_DATABASE_URL or DATABASE_URL. Passwords come from DATABASE_OWNER_PASSWORD(_FILE) and
