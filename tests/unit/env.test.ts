@@ -241,7 +241,7 @@ describe("database role settings", () => {
 
   it("have no migration URL in strict production unless MIGRATION_DATABASE_URL names the owner role", () => {
     expect(parseEnvironment(productionServices).databaseRoles.migrationDatabaseUrl).toBeUndefined();
-    const ownerUrl = "postgres://bank_owner:other@db.internal:5432/bank";
+    const ownerUrl = "postgres://bank_owner@db.internal:5432/bank";
     expect(parseEnvironment({ ...productionServices, MIGRATION_DATABASE_URL: ownerUrl }).databaseRoles.migrationDatabaseUrl).toBe(
       ownerUrl,
     );
