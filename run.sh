@@ -92,6 +92,9 @@ ensure_keyring() {
   fi
 }
 
+# With a real PostgreSQL (README, Database roles): DATABASE_URL is the app's restricted runtime role and
+# MIGRATION_DATABASE_URL the owner role that db:migrate connects as (unset, it falls back to DATABASE_URL, so
+# one superuser URL still works locally); `npm run db:roles` with DATABASE_ADMIN_URL creates both roles first.
 migrate_and_seed() {
   log "Applying database migrations"
   npm run -s db:migrate
@@ -209,6 +212,9 @@ ensure_system_packages() {
   fi
 }
 
+# The integration tests reach PostgreSQL as postgres (or TEST_POSTGRES_ADMIN_URL), a role that may create
+# databases and roles: each test file makes its own database and its own owner and runtime roles, and the app
+# under test connects as that runtime role.
 ensure_services() {
   if ! pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then
     log "Starting PostgreSQL"

@@ -12,6 +12,7 @@ import https from "node:https";
 // @next/env is a bundled CommonJS module whose named exports Node cannot detect, so it is imported whole.
 import nextEnvironmentFiles from "@next/env";
 import next from "next";
+import { findRuntimeRoleProblems } from "./db/database-roles";
 import { ConfigurationError, parseEnvironment, type Environment } from "./lib/env-schema";
 import { createTrustedProxyList, isTrustedProxy, resolveClientIp } from "./lib/security/client-ip";
 import { markPrefetchRequest } from "./lib/auth/request-purpose";
@@ -78,6 +79,31 @@ function loadConfiguration(): Environment {
   }
 }
 
+/**
+ * In production the app must connect as the restricted runtime role (README, Database roles): a superuser, a
+ * role with BYPASSRLS or CREATEROLE, or the tables' owner could switch off the append-only triggers, so the
+ * server refuses to start as one. One query on one short-lived connection, once. A database that cannot be
+ * reached yet is not a reason to refuse (it may start after the app, and /api/ready reports it), so that case
+ * only warns, loudly, that the check was skipped.
+ */
+async function checkDatabaseRole(databaseUrl: string): Promise<void> {
+  let problems: string[];
+  try {
+    problems = await findRuntimeRoleProblems(databaseUrl);
+  } catch (error) {
+    writeLogLine("warn", "Could not check the database role at start-up; the runtime-role check was skipped", {
+      reason: error instanceof Error ? error.message : String(error),
+    });
+    return;
+  }
+  if (problems.length > 0) {
+    refuseToStart(
+      "DATABASE_URL must connect as the restricted runtime role (npm run db:roles creates it), but:\n" +
+        problems.map((problem) => `  - ${problem}`).join("\n"),
+    );
+  }
+}
+
 function readTlsFile(filePath: string, description: string): Buffer {
   try {
     return readFileSync(filePath);
@@ -124,6 +150,7 @@ async function main(): Promise<void> {
     });
   }
   const { appOrigin, bindAddress, httpsPort, httpPort, trustedProxies } = environment;
+  if (environment.isStrictProduction && environment.databaseUrl) await checkDatabaseRole(environment.databaseUrl);
 
   // The certificate is read before Next starts so that a missing file fails fast with a clear message.
   const key = readTlsFile(environment.tlsKeyPath, "private key");

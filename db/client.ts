@@ -33,10 +33,17 @@ export interface DatabaseHandle {
    */
   queryPrepared<Row extends Record<string, unknown>>(text: string, parameters: readonly StatementParameter[]): Promise<Row[]>;
   close(): Promise<void>;
+  /**
+   * PostgreSQL only: the connection `applyMigrations` uses, as the owner role (db/database-roles.ts), while
+   * the handle itself may be the app's restricted runtime role. Undefined on PGlite, which has no roles.
+   */
+  readonly migrationDatabaseUrl: string | undefined;
 }
 
 export interface DatabaseLocation {
   databaseUrl: string | undefined;
+  /** PostgreSQL only: the owner role's connection for migrations; defaults to `databaseUrl`. */
+  migrationDatabaseUrl?: string | undefined;
   pgliteDirectory: string;
   /** Connection pool size for PostgreSQL; scripts use 1. */
   maxConnections?: number;
@@ -115,6 +122,7 @@ export function openDatabase(location: DatabaseLocation): DatabaseHandle {
       queryPrepared: async <Row extends Record<string, unknown>>(text: string, parameters: readonly StatementParameter[]) =>
         Array.from(await client.unsafe<Row[]>(text, [...parameters], { prepare: true })),
       close: () => client.end({ timeout: 5 }),
+      migrationDatabaseUrl: location.migrationDatabaseUrl ?? location.databaseUrl,
     };
   }
   const inMemory = location.pgliteDirectory.startsWith("memory://");
@@ -134,6 +142,7 @@ export function openDatabase(location: DatabaseLocation): DatabaseHandle {
       await client.close();
       releaseLock();
     },
+    migrationDatabaseUrl: undefined,
   };
 }
 
@@ -146,6 +155,7 @@ export function databaseHandle(): DatabaseHandle {
     const configuration = env();
     globalForDatabase.bankDatabaseHandle = openDatabase({
       databaseUrl: configuration.databaseUrl,
+      migrationDatabaseUrl: configuration.databaseRoles.migrationDatabaseUrl,
       pgliteDirectory: configuration.pgliteDirectory,
     });
   }

@@ -24,6 +24,41 @@ const commaSeparatedList = z
       .filter((entry) => entry.length > 0),
   );
 
+// Database roles (db/database-roles.ts): DATABASE_URL is the app's restricted runtime role; migrations connect
+// as the owner role (MIGRATION_DATABASE_URL, which outside strict production defaults to DATABASE_URL, so one
+// superuser URL still works for a developer). `npm run db:roles` creates both roles over DATABASE_ADMIN_URL;
+// the passwords, when given, are set on the roles and never logged. Role names are lower-case only, so that
+// they never need quoting by an operator; db/database-roles.ts checks the same pattern again before use.
+// Exported on its own so that the roles script can validate these without the app's whole configuration.
+const databaseRoleName = z
+  .string()
+  .regex(/^[a-z_][a-z0-9_]{0,62}$/, "database role names may hold 1 to 63 lower-case letters, digits and underscores");
+export const databaseRoleSettingsSchema = z.object({
+  MIGRATION_DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/ }).optional(),
+  DATABASE_ADMIN_URL: z.url({ protocol: /^postgres(ql)?$/ }).optional(),
+  DATABASE_OWNER_ROLE: databaseRoleName.default("bank_owner"),
+  DATABASE_RUNTIME_ROLE: databaseRoleName.default("bank_app"),
+  DATABASE_OWNER_PASSWORD: z.string().min(1).optional(),
+  DATABASE_OWNER_PASSWORD_FILE: z.string().min(1).optional(),
+  DATABASE_RUNTIME_PASSWORD: z.string().min(1).optional(),
+  DATABASE_RUNTIME_PASSWORD_FILE: z.string().min(1).optional(),
+});
+
+/** The checks across the database-role settings, shared by the app's configuration and `npm run db:roles`. */
+export function databaseRoleSettingsProblems(settings: z.infer<typeof databaseRoleSettingsSchema>): string[] {
+  const problems: string[] = [];
+  if (settings.DATABASE_OWNER_ROLE === settings.DATABASE_RUNTIME_ROLE) {
+    problems.push("DATABASE_OWNER_ROLE and DATABASE_RUNTIME_ROLE must name two different roles");
+  }
+  if (settings.DATABASE_OWNER_PASSWORD && settings.DATABASE_OWNER_PASSWORD_FILE) {
+    problems.push("set only one of DATABASE_OWNER_PASSWORD and DATABASE_OWNER_PASSWORD_FILE");
+  }
+  if (settings.DATABASE_RUNTIME_PASSWORD && settings.DATABASE_RUNTIME_PASSWORD_FILE) {
+    problems.push("set only one of DATABASE_RUNTIME_PASSWORD and DATABASE_RUNTIME_PASSWORD_FILE");
+  }
+  return problems;
+}
+
 export const logLevelSchema = z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info");
 
 const rawSchema = z.object({
@@ -36,6 +71,7 @@ const rawSchema = z.object({
   DATA_DIR: z.string().min(1).default(".data"),
   DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/ }).optional(),
   REDIS_URL: z.url({ protocol: /^rediss?$/ }).optional(),
+  ...databaseRoleSettingsSchema.shape,
   AUTH_SECRET: z.string().min(32, "AUTH_SECRET must be at least 32 characters").optional(),
   KEY_PROVIDER: z.enum(["local", "pkcs11"]).optional(),
   KEYRING_PATH: z.string().min(1).optional(),
@@ -116,6 +152,16 @@ function finalise(raw: z.infer<typeof rawSchema>) {
     dataDirectory,
     databaseUrl: raw.DATABASE_URL,
     pgliteDirectory: path.join(/* turbopackIgnore: true */ dataDirectory, "pglite"),
+    databaseRoles: {
+      migrationDatabaseUrl: raw.MIGRATION_DATABASE_URL ?? (isStrictProduction ? undefined : raw.DATABASE_URL),
+      adminUrl: raw.DATABASE_ADMIN_URL,
+      ownerRole: raw.DATABASE_OWNER_ROLE,
+      runtimeRole: raw.DATABASE_RUNTIME_ROLE,
+      ownerPassword: raw.DATABASE_OWNER_PASSWORD,
+      ownerPasswordFile: raw.DATABASE_OWNER_PASSWORD_FILE,
+      runtimePassword: raw.DATABASE_RUNTIME_PASSWORD,
+      runtimePasswordFile: raw.DATABASE_RUNTIME_PASSWORD_FILE,
+    },
     redisUrl: raw.REDIS_URL,
     authSecret: raw.AUTH_SECRET,
     keyProvider: raw.KEY_PROVIDER ?? "local",
@@ -214,6 +260,7 @@ export function parseEnvironment(source: Record<string, string | undefined>): En
     if (!raw.APP_ORIGIN.startsWith("https://")) problems.push("APP_ORIGIN must be an https:// origin in production");
     if (!raw.SMTP_URL) problems.push("SMTP_URL is required in production (verification and reset links are sent by email)");
   }
+  problems.push(...databaseRoleSettingsProblems(raw));
   if (raw.SESSION_WARNING_SECONDS >= raw.SESSION_IDLE_TIMEOUT_SECONDS) {
     problems.push(
       "SESSION_WARNING_SECONDS must be shorter than SESSION_IDLE_TIMEOUT_SECONDS (the warning appears before the idle limit)",

@@ -7,6 +7,8 @@
  * test files through `provide`. Each test file then creates its own fresh database under that prefix
  * (tests/helpers/integration-environment.ts) and drops it in afterAll; the teardown here drops whatever a
  * crashed file left behind, and only databases of this run, since other runs may be going on at the same time.
+ * The same goes for each file's two roles (`<database>_owner`, `<database>_app`): roles belong to the whole
+ * cluster, so they are dropped after the databases, by this run's prefix, and once stale like the databases.
  */
 import crypto from "node:crypto";
 import postgres from "postgres";
@@ -47,6 +49,25 @@ async function dropDatabases(url: string, select: (name: string) => boolean): Pr
   }
 }
 
+/** Drops the per-file roles (`bank_it_..._owner`, `bank_it_..._app`) that `select` picks; their databases must be gone. */
+async function dropRoles(url: string, select: (name: string) => boolean): Promise<string[]> {
+  const sql = adminClient(url);
+  try {
+    const rows = await sql<{ rolname: string }[]>`select rolname from pg_roles where rolname like 'bank\\_it\\_%'`;
+    const dropped: string[] = [];
+    for (const { rolname } of rows) {
+      if (!/^bank_it_[0-9a-z_]+_(owner|app)$/.test(rolname) || !select(rolname)) continue;
+      // Default privileges and grants in the connected database would block DROP ROLE; DROP OWNED clears them.
+      await sql`drop owned by ${sql(rolname)}`;
+      await sql`drop role if exists ${sql(rolname)}`;
+      dropped.push(rolname);
+    }
+    return dropped;
+  } finally {
+    await sql.end({ timeout: 5 });
+  }
+}
+
 function isStale(name: string, now: number): boolean {
   const timestamp = Number(/^bank_it_(\d{13})_/.exec(name)?.[1]);
   return Number.isFinite(timestamp) && now - timestamp > staleAfterMilliseconds;
@@ -71,6 +92,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
 
   const now = Date.now();
   await dropDatabases(adminUrl, (name) => isStale(name, now));
+  await dropRoles(adminUrl, (name) => isStale(name, now));
 
   const runPrefix = `bank_it_${now}_${crypto.randomBytes(4).toString("hex")}`;
   project.provide("postgresAdminUrl", adminUrl);
@@ -80,6 +102,10 @@ export default async function setup(project: TestProject): Promise<() => Promise
     const leftovers = await dropDatabases(adminUrl, (name) => name.startsWith(`${runPrefix}_`));
     if (leftovers.length > 0) {
       process.stderr.write(`integration-postgres: dropped databases left behind: ${leftovers.join(", ")}\n`);
+    }
+    const leftoverRoles = await dropRoles(adminUrl, (name) => name.startsWith(`${runPrefix}_`));
+    if (leftoverRoles.length > 0) {
+      process.stderr.write(`integration-postgres: dropped roles left behind: ${leftoverRoles.join(", ")}\n`);
     }
   };
 }

@@ -9,7 +9,10 @@ import { accounts, auditEvents, ledgerEntries, transfers, users } from "@/db/sch
 import { databaseFailureOf, queryRows, sqlState } from "../helpers/database-queries";
 import { useIntegrationEnvironment } from "../helpers/integration-environment";
 
-useIntegrationEnvironment();
+// This file tests the schema itself (the migrations and the triggers behind the invariants), so on PostgreSQL
+// it connects as the owner role: the app's runtime role is refused UPDATE and DELETE on the append-only tables
+// by privileges before their triggers run (tests/integration/database-roles.test.ts covers that role).
+useIntegrationEnvironment({ connectAs: "owner" });
 
 const applicationTables = ["accounts", "audit_events", "ledger_entries", "transfers", "users"];
 const journal = JSON.parse(

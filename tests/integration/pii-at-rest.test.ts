@@ -65,8 +65,9 @@ describe("personal data at rest", () => {
   });
 
   it.runIf(process.env.INTEGRATION_DATABASE === "postgres")("is nowhere in a pg_dump of the database", async () => {
-    const { databaseName } = integration();
-    const url = new URL(process.env.DATABASE_URL ?? "");
+    // A dump is taken by the owner role: the app's runtime role may not read the migrations' own schema.
+    const { databaseName, migrationDatabaseUrl } = integration();
+    const url = new URL(migrationDatabaseUrl ?? "");
     const { stdout } = await execFileAsync("pg_dump", ["--no-owner", "-h", url.hostname, "-p", url.port || "5432", "-U", decodeURIComponent(url.username || "postgres"), databaseName ?? ""], {
       env: { ...process.env, ...(url.password ? { PGPASSWORD: decodeURIComponent(url.password) } : {}) },
       maxBuffer: 1 << 26,

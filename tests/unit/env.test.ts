@@ -228,3 +228,36 @@ describe("session settings", () => {
     expect(parseEnvironment({ AUTH_SECRET: authSecret }).rateLimits.sessionStatusPerHour).toBe(1_200);
   });
 });
+
+describe("database role settings", () => {
+  const developmentUrl = "postgres://postgres@127.0.0.1:5432/bank";
+
+  it("migrate over DATABASE_URL in development, so one superuser URL still works, with the default role names", () => {
+    const roles = parseEnvironment({ AUTH_SECRET: authSecret, DATABASE_URL: developmentUrl }).databaseRoles;
+    expect(roles.migrationDatabaseUrl).toBe(developmentUrl);
+    expect(roles.ownerRole).toBe("bank_owner");
+    expect(roles.runtimeRole).toBe("bank_app");
+  });
+
+  it("have no migration URL in strict production unless MIGRATION_DATABASE_URL names the owner role", () => {
+    expect(parseEnvironment(productionServices).databaseRoles.migrationDatabaseUrl).toBeUndefined();
+    const ownerUrl = "postgres://bank_owner@db.internal:5432/bank";
+    expect(parseEnvironment({ ...productionServices, MIGRATION_DATABASE_URL: ownerUrl }).databaseRoles.migrationDatabaseUrl).toBe(
+      ownerUrl,
+    );
+  });
+
+  it("refuse role names that would need quoting, one role for both purposes, and two sources for one password", () => {
+    expect(configurationErrorFor({ AUTH_SECRET: authSecret, DATABASE_RUNTIME_ROLE: 'app"; drop' }).message).toContain(
+      "DATABASE_RUNTIME_ROLE",
+    );
+    expect(configurationErrorFor({ AUTH_SECRET: authSecret, DATABASE_OWNER_ROLE: "Bank" }).message).toContain("DATABASE_OWNER_ROLE");
+    expect(configurationErrorFor({ AUTH_SECRET: authSecret, DATABASE_OWNER_ROLE: "bank", DATABASE_RUNTIME_ROLE: "bank" }).message).toContain(
+      "two different roles",
+    );
+    expect(
+      configurationErrorFor({ AUTH_SECRET: authSecret, DATABASE_RUNTIME_PASSWORD: "x".repeat(20), DATABASE_RUNTIME_PASSWORD_FILE: "/run/secrets/p" })
+        .message,
+    ).toContain("only one of DATABASE_RUNTIME_PASSWORD");
+  });
+});
