@@ -65,6 +65,8 @@ function acquirePgliteLock(directory: string): () => void {
       const release = () => {
         if (released) return;
         released = true;
+        // A process that opens and closes folders repeatedly (backups, tests) must not pile up exit listeners.
+        process.removeListener("exit", release);
         try {
           if (fs.readFileSync(lockPath, "utf8") === String(process.pid)) fs.unlinkSync(lockPath);
         } catch {

@@ -54,6 +54,12 @@ async function plaintextOf(filePath: string, withKeys: BackupKeyWrapping = keys)
   return Buffer.concat(chunks);
 }
 
+function at<Item>(items: readonly Item[], index: number): Item {
+  const item = items[index];
+  if (item === undefined) throw new Error(`no item ${String(index)}`);
+  return item;
+}
+
 interface Layout {
   readonly prefix: Buffer;
   readonly records: Buffer[];
@@ -125,7 +131,7 @@ describe("the encrypted backup format", () => {
     const { prefix, records } = layoutOf(filePath);
     const withoutFinal = Buffer.concat([prefix, ...records.slice(0, -1)]);
     expect((await refusal(writeVariant(withoutFinal))).message).toMatch(/without its final record \(truncated\)/);
-    const cutInside = fs.readFileSync(filePath).subarray(0, prefix.length + records[0]!.length + 100);
+    const cutInside = fs.readFileSync(filePath).subarray(0, prefix.length + at(records, 0).length + 100);
     expect((await refusal(writeVariant(cutInside))).message).toMatch(/truncated inside record 1/);
     expect((await refusal(writeVariant(prefix.subarray(0, prefix.length - 5)))).message).toMatch(/truncated inside the header/);
     expect((await refusal(writeVariant(prefix))).message).toMatch(/without its final record/);
@@ -133,11 +139,11 @@ describe("the encrypted backup format", () => {
 
   it("refuses two chunks swapped, a chunk duplicated, and a chunk dropped from the middle", async () => {
     const { prefix, records } = layoutOf(await backupOf(data));
-    const swapped = [records[0]!, records[2]!, records[1]!, ...records.slice(3)];
+    const swapped = [at(records, 0), at(records, 2), at(records, 1), ...records.slice(3)];
     expect((await refusal(writeVariant(Buffer.concat([prefix, ...swapped])))).message).toMatch(/record 1 does not authenticate/);
-    const duplicated = [records[0]!, records[1]!, records[1]!, ...records.slice(2)];
+    const duplicated = [at(records, 0), at(records, 1), at(records, 1), ...records.slice(2)];
     expect((await refusal(writeVariant(Buffer.concat([prefix, ...duplicated])))).message).toMatch(/record 2 does not authenticate/);
-    const dropped = [records[0]!, ...records.slice(2)];
+    const dropped = [at(records, 0), ...records.slice(2)];
     expect((await refusal(writeVariant(Buffer.concat([prefix, ...dropped])))).message).toMatch(/record 1 does not authenticate/);
   });
 
@@ -147,7 +153,7 @@ describe("the encrypted backup format", () => {
     const { prefix, records } = layoutOf(filePath);
     const flipped = (offset: number) => {
       const copy = Buffer.from(original);
-      copy[offset] = copy[offset]! ^ 0x01;
+      copy.writeUInt8(copy.readUInt8(offset) ^ 0x01, offset);
       return writeVariant(copy);
     };
     // A digit of the creation time: still a valid header, but every record is bound to the old one.
@@ -172,7 +178,7 @@ describe("the encrypted backup format", () => {
   it("delivers nothing of a chunk that fails, and completes only at the verified end", async () => {
     const filePath = await backupOf(data);
     const copy = fs.readFileSync(filePath);
-    copy[copy.length - 1] = copy[copy.length - 1]! ^ 0x80;
+    copy.writeUInt8(copy.readUInt8(copy.length - 1) ^ 0x80, copy.length - 1);
     const delivered: Buffer[] = [];
     const iteration = (async () => {
       for await (const chunk of decryptBackup(writeVariant(copy), { keys })) delivered.push(chunk);
