@@ -60,10 +60,10 @@ async function main(argumentsAfterScript: readonly string[]): Promise<number> {
     case "restore": {
       const target = configuredLocation();
       const verified = await restoreDatabase({ target, backupFile: file, keys });
-      process.stdout.write(
-        `Restored ${file} (made ${verified.header.createdAt}) into ${describeLocation(target)}. ` +
-          "Re-create database roles and grants as for a new installation before starting the app.\n",
-      );
+      // The plain dump carries no owners or grants (pg_dump --no-owner --no-privileges), so that it restores
+      // into a server whose roles differ; the roles are set up as for a new installation.
+      const next = target.kind === "postgres" ? " Set up the database roles and grants as for a new installation before starting the app." : "";
+      process.stdout.write(`Restored ${file} (made ${verified.header.createdAt}) into ${describeLocation(target)}.${next}\n`);
       return 0;
     }
     default:
