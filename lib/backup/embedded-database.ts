@@ -37,16 +37,28 @@ export async function* pgliteDataDirectoryDump(directory: string): AsyncGenerato
 
 /**
  * Creates the embedded database in `directory` from a verified data-directory tarball. The folder must be
- * missing or empty (checked again here, under the lock); a failure removes what this call created.
+ * missing or empty (checked again here); a failure removes what this call created.
  */
 export async function restorePgliteDataDirectory(directory: string, tarball: Blob): Promise<void> {
   assertPgliteDirectoryEmpty(directory);
-  const restored = await openPgliteForMaintenance(directory, tarball);
+  const existedBefore = fs.existsSync(directory);
   try {
-    // One query proves that PostgreSQL started on the restored files.
-    await restored.client.query("select 1");
-  } finally {
-    await restored.close();
+    const restored = await openPgliteForMaintenance(directory, tarball);
+    try {
+      // One query proves that PostgreSQL started on the restored files.
+      await restored.client.query("select 1");
+    } finally {
+      await restored.close();
+    }
+  } catch (error) {
+    // The folder was missing or empty a moment ago, so everything in it now is this call's half-made database:
+    // removing it lets the operator simply run the restore again.
+    if (existedBefore) {
+      for (const entry of fs.readdirSync(directory)) fs.rmSync(path.join(directory, entry), { recursive: true, force: true });
+    } else {
+      fs.rmSync(directory, { recursive: true, force: true });
+    }
+    throw error;
   }
 }
 

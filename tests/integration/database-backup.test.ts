@@ -1,14 +1,14 @@
 import crypto from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
-import { gunzipSync } from "node:zlib";
+import { gunzipSync, gzipSync } from "node:zlib";
 import { sql } from "drizzle-orm";
 import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { closeDatabase, databaseHandle, openPgliteForMaintenance } from "@/db/client";
 import { applyMigrations } from "@/db/migrations";
 import { seedDemoData, type DemoSignIn } from "@/db/seed-demo-data";
-import { readBackupHeader, verifyBackup, type BackupKeyWrapping } from "@/lib/backup/backup-format";
+import { readBackupHeader, verifyBackup, writeEncryptedBackup, type BackupKeyWrapping } from "@/lib/backup/backup-format";
 import { createKeyringFile } from "@/lib/crypto/keyring-format";
 import { createLocalKeyring } from "@/lib/crypto/local-keyring";
 import { createPkcs11Provider, type Pkcs11KeyProvider } from "@/lib/crypto/pkcs11-provider";
@@ -257,6 +257,31 @@ describe("an encrypted database backup", () => {
     fs.chmodSync(loose, 0o755);
     await restoreDatabase({ target: { kind: "pglite", directory: loose }, backupFile, keys });
     expect(fs.statSync(loose).mode & 0o777).toBe(0o700);
+  });
+
+  it("of the embedded database leaves no half-made folder when the authenticated tarball does not load", async () => {
+    if (source.kind !== "pglite") {
+      expect(source.kind).toBe("postgres");
+      return;
+    }
+    // Correctly sealed under the right keys, but not a data directory: PGlite's own loading fails.
+    const notADataDirectory = path.join(integration().temporaryRoot, "not-a-data-directory.backup");
+    await writeEncryptedBackup({
+      destination: notADataDirectory,
+      source: (async function* () {
+        // Compressed, so that PGlite gets past decompression and fails on the contents.
+        yield gzipSync(crypto.randomBytes(3 * chunkSizeBytes));
+      })(),
+      sourceKind: "pglite-data-directory-tar",
+      keys,
+      chunkSizeBytes,
+    });
+    const target = await newTarget();
+    const error = await restoreDatabase({ target, backupFile: notADataDirectory, keys }).catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(Error);
+    // It passed verification: the failure is PGlite's, after the folder was handed to it.
+    expect(String(error)).not.toMatch(/the backup is refused/);
+    expect(await isUntouched(target)).toBe(true);
   });
 
   it("of the embedded database fails clearly while another process has the folder open", async () => {
