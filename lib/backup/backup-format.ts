@@ -187,12 +187,17 @@ export async function writeEncryptedBackup(options: WriteBackupOptions): Promise
         pendingLength += piece.byteLength;
         // Strictly more than one chunk pending: the last (possibly full) chunk is held back until the source
         // ends, because only then is it known to be the final one.
-        while (pendingLength > chunkSizeBytes) {
+        if (pendingLength > chunkSizeBytes) {
+          // Joined once, then cut: a single large piece (PGlite hands over its dump in blocks) costs one copy.
           const joined = Buffer.concat(pending);
-          await writeRecord(joined.subarray(0, chunkSizeBytes), false);
+          let offset = 0;
+          while (joined.length - offset > chunkSizeBytes) {
+            await writeRecord(joined.subarray(offset, offset + chunkSizeBytes), false);
+            offset += chunkSizeBytes;
+          }
           pending.length = 0;
-          pending.push(joined.subarray(chunkSizeBytes));
-          pendingLength = joined.length - chunkSizeBytes;
+          pending.push(joined.subarray(offset));
+          pendingLength = joined.length - offset;
         }
       }
       await writeRecord(Buffer.concat(pending), true);

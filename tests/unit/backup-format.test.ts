@@ -110,6 +110,14 @@ describe("the encrypted backup format", () => {
     expect(fs.readdirSync(root).filter((name) => name.endsWith(".partial"))).toEqual([]);
   });
 
+  it("cuts a single large piece into chunks of the header's size", async () => {
+    const destination = freshPath();
+    await writeEncryptedBackup({ destination, source: piecesOf(data, data.length), sourceKind: "postgres-plain-sql", keys, chunkSizeBytes });
+    const { records } = layoutOf(destination);
+    expect(records.map((record) => record.readUInt32BE(1))).toEqual([...Array<number>(10).fill(chunkSizeBytes), 123]);
+    expect(await plaintextOf(destination)).toEqual(data);
+  });
+
   it("round-trips an empty dump and one of exactly two chunks", async () => {
     expect(await plaintextOf(await backupOf(Buffer.alloc(0)))).toEqual(Buffer.alloc(0));
     const twoChunks = randomBytes(2 * chunkSizeBytes);
