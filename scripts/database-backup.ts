@@ -179,7 +179,7 @@ async function restoreIntoPostgres(backupFile: string, keys: BackupKeyWrapping, 
   try {
     for await (const chunk of decryptBackup(backupFile, { keys, expectedPrefix: verifiedPrefix })) {
       if (child.exitCode !== null) break;
-      if (!input.write(chunk)) await new Promise<void>((resolve) => input.once("drain", resolve).once("close", resolve));
+      if (!input.write(chunk)) await drainedOrClosed(input);
     }
     streamed = true;
   } finally {
@@ -190,4 +190,17 @@ async function restoreIntoPostgres(backupFile: string, keys: BackupKeyWrapping, 
   input.end();
   const code = await exit;
   if (code !== 0) throw new BankError("unavailable", { internalMessage: `psql failed (exit ${String(code)}): ${stderr()}` });
+}
+
+/** Waits until psql has taken what was written (or has gone), leaving no listener behind for the next chunk. */
+function drainedOrClosed(input: NodeJS.WritableStream): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const done = () => {
+      input.removeListener("drain", done);
+      input.removeListener("close", done);
+      resolve();
+    };
+    input.on("drain", done);
+    input.on("close", done);
+  });
 }
