@@ -8,6 +8,7 @@ import { createKeyringFile, generateKeyring } from "@/lib/crypto/keyring-format"
 import { addBackupKeyIfMissing } from "@/lib/crypto/keyring-upgrade";
 import { createLocalKeyring } from "@/lib/crypto/local-keyring";
 import { BankError } from "@/lib/errors";
+import { backupLayout, recordAt } from "../helpers/backup-layout";
 
 /**
  * The encrypted backup format on its own, with real keyrings: what goes in comes out, and every kind of damage
@@ -54,31 +55,6 @@ async function plaintextOf(filePath: string, withKeys: BackupKeyWrapping = keys)
   return Buffer.concat(chunks);
 }
 
-function at<Item>(items: readonly Item[], index: number): Item {
-  const item = items[index];
-  if (item === undefined) throw new Error(`no item ${String(index)}`);
-  return item;
-}
-
-interface Layout {
-  readonly prefix: Buffer;
-  readonly records: Buffer[];
-}
-
-/** Splits a backup file into its prefix and records (format in lib/backup/backup-format.ts). */
-function layoutOf(filePath: string): Layout {
-  const bytes = fs.readFileSync(filePath);
-  const prefixLength = 8 + 2 + 4 + bytes.readUInt32BE(10);
-  const records: Buffer[] = [];
-  let offset = prefixLength;
-  while (offset < bytes.length) {
-    const length = bytes.readUInt32BE(offset + 1);
-    records.push(bytes.subarray(offset, offset + 5 + length + 16));
-    offset += 5 + length + 16;
-  }
-  return { prefix: bytes.subarray(0, prefixLength), records };
-}
-
 function writeVariant(bytes: Buffer): string {
   const destination = freshPath();
   fs.writeFileSync(destination, bytes, { mode: 0o600 });
@@ -86,8 +62,7 @@ function writeVariant(bytes: Buffer): string {
 }
 
 async function refusal(filePath: string, withKeys: BackupKeyWrapping = keys): Promise<BankError> {
-  const delivered: Buffer[] = [];
-  const error = await verifyBackup(filePath, withKeys, (chunk) => delivered.push(chunk)).then(
+  const error = await verifyBackup(filePath, withKeys).then(
     () => undefined,
     (caught: unknown) => caught,
   );
@@ -102,7 +77,7 @@ describe("the encrypted backup format", () => {
     const filePath = await backupOf(data);
     expect(await plaintextOf(filePath)).toEqual(data);
     expect(fs.statSync(filePath).mode & 0o777).toBe(0o600);
-    const { records } = layoutOf(filePath);
+    const { records } = backupLayout(filePath);
     expect(records).toHaveLength(11);
     // Only the last record carries the final flag.
     expect(records.map((record) => record.readUInt8(0))).toEqual([...Array<number>(10).fill(0), 1]);
@@ -113,7 +88,7 @@ describe("the encrypted backup format", () => {
   it("cuts a single large piece into chunks of the header's size", async () => {
     const destination = freshPath();
     await writeEncryptedBackup({ destination, source: piecesOf(data, data.length), sourceKind: "postgres-plain-sql", keys, chunkSizeBytes });
-    const { records } = layoutOf(destination);
+    const { records } = backupLayout(destination);
     expect(records.map((record) => record.readUInt32BE(1))).toEqual([...Array<number>(10).fill(chunkSizeBytes), 123]);
     expect(await plaintextOf(destination)).toEqual(data);
   });
@@ -122,7 +97,7 @@ describe("the encrypted backup format", () => {
     expect(await plaintextOf(await backupOf(Buffer.alloc(0)))).toEqual(Buffer.alloc(0));
     const twoChunks = randomBytes(2 * chunkSizeBytes);
     const filePath = await backupOf(twoChunks);
-    expect(layoutOf(filePath).records).toHaveLength(2);
+    expect(backupLayout(filePath).records).toHaveLength(2);
     expect(await plaintextOf(filePath)).toEqual(twoChunks);
   });
 
@@ -136,29 +111,31 @@ describe("the encrypted backup format", () => {
 
   it("refuses a file cut before its final record, inside a record, or inside the header", async () => {
     const filePath = await backupOf(data);
-    const { prefix, records } = layoutOf(filePath);
+    const layout = backupLayout(filePath);
+    const { prefix, records } = layout;
     const withoutFinal = Buffer.concat([prefix, ...records.slice(0, -1)]);
     expect((await refusal(writeVariant(withoutFinal))).message).toMatch(/without its final record \(truncated\)/);
-    const cutInside = fs.readFileSync(filePath).subarray(0, prefix.length + at(records, 0).length + 100);
+    const cutInside = fs.readFileSync(filePath).subarray(0, prefix.length + recordAt(layout, 0).length + 100);
     expect((await refusal(writeVariant(cutInside))).message).toMatch(/truncated inside record 1/);
     expect((await refusal(writeVariant(prefix.subarray(0, prefix.length - 5)))).message).toMatch(/truncated inside the header/);
     expect((await refusal(writeVariant(prefix))).message).toMatch(/without its final record/);
   });
 
   it("refuses two chunks swapped, a chunk duplicated, and a chunk dropped from the middle", async () => {
-    const { prefix, records } = layoutOf(await backupOf(data));
-    const swapped = [at(records, 0), at(records, 2), at(records, 1), ...records.slice(3)];
+    const layout = backupLayout(await backupOf(data));
+    const { prefix, records } = layout;
+    const swapped = [recordAt(layout, 0), recordAt(layout, 2), recordAt(layout, 1), ...records.slice(3)];
     expect((await refusal(writeVariant(Buffer.concat([prefix, ...swapped])))).message).toMatch(/record 1 does not authenticate/);
-    const duplicated = [at(records, 0), at(records, 1), at(records, 1), ...records.slice(2)];
+    const duplicated = [recordAt(layout, 0), recordAt(layout, 1), recordAt(layout, 1), ...records.slice(2)];
     expect((await refusal(writeVariant(Buffer.concat([prefix, ...duplicated])))).message).toMatch(/record 2 does not authenticate/);
-    const dropped = [at(records, 0), ...records.slice(2)];
+    const dropped = [recordAt(layout, 0), ...records.slice(2)];
     expect((await refusal(writeVariant(Buffer.concat([prefix, ...dropped])))).message).toMatch(/record 1 does not authenticate/);
   });
 
   it("refuses a bit flipped in the header, in a chunk, in a tag or in a final flag, and data after the end", async () => {
     const filePath = await backupOf(data);
     const original = fs.readFileSync(filePath);
-    const { prefix, records } = layoutOf(filePath);
+    const { prefix, records } = backupLayout(filePath);
     const flipped = (offset: number) => {
       const copy = Buffer.from(original);
       copy.writeUInt8(copy.readUInt8(offset) ^ 0x01, offset);
