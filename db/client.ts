@@ -72,6 +72,8 @@ function acquirePgliteLock(directory: string): () => void {
       const release = () => {
         if (released) return;
         released = true;
+        // A process that opens and closes folders repeatedly (backups, tests) must not pile up exit listeners.
+        process.removeListener("exit", release);
         try {
           if (fs.readFileSync(lockPath, "utf8") === String(process.pid)) fs.unlinkSync(lockPath);
         } catch {
@@ -127,7 +129,7 @@ export function openDatabase(location: DatabaseLocation): DatabaseHandle {
   }
   const inMemory = location.pgliteDirectory.startsWith("memory://");
   const releaseLock = inMemory ? () => undefined : acquirePgliteLock(location.pgliteDirectory);
-  if (!inMemory) fs.mkdirSync(location.pgliteDirectory, { recursive: true, mode: 0o700 });
+  if (!inMemory) createOwnerOnlyDirectory(location.pgliteDirectory);
   const client = new PGlite(location.pgliteDirectory);
   // Both drivers produce a PgDatabase over the same schema; only their query-result type parameter differs,
   // and the data layer never looks at driver-specific results.
@@ -183,4 +185,48 @@ export async function executeRows<Row extends Record<string, unknown>>(queryable
   const rows: unknown = Array.isArray(result) ? result : (result as { rows?: unknown }).rows;
   if (!Array.isArray(rows)) throw new Error("database returned no rows array");
   return rows as Row[];
+}
+
+/**
+ * Creates `directory` (and missing parents) readable by its owner only, and tightens it to 0700 if it already
+ * existed: the PGlite folder holds the whole database, and a folder made earlier under a looser umask (or by
+ * an older version) must not stay readable by other users. `mode` on mkdir applies only to folders it
+ * creates, and only after the umask, hence the explicit chmod.
+ */
+function createOwnerOnlyDirectory(directory: string): void {
+  fs.mkdirSync(directory, { recursive: true, mode: 0o700 });
+  fs.chmodSync(directory, 0o700);
+}
+
+/** A PGlite client opened directly, for the encrypted backup and restore of the embedded database (lib/backup). */
+export interface MaintenancePglite {
+  readonly client: PGlite;
+  close(): Promise<void>;
+}
+
+/**
+ * Opens the PGlite folder with the same lock as the app, so that a backup or restore fails with a clear
+ * sentence while the app (or anything else) has the folder open, instead of reading a database that is
+ * changing underneath or corrupting it. With `loadDataDir`, a new database is created in the folder from that
+ * data-directory tarball (a restore); the folder must then be missing or empty, which the caller checks.
+ */
+export async function openPgliteForMaintenance(directory: string, loadDataDir?: Blob): Promise<MaintenancePglite> {
+  const releaseLock = acquirePgliteLock(directory);
+  try {
+    createOwnerOnlyDirectory(directory);
+    const client = await PGlite.create(directory, loadDataDir === undefined ? {} : { loadDataDir });
+    return {
+      client,
+      close: async () => {
+        try {
+          await client.close();
+        } finally {
+          releaseLock();
+        }
+      },
+    };
+  } catch (error) {
+    releaseLock();
+    throw error;
+  }
 }

@@ -10,7 +10,8 @@
  *
  * A keyring written before the password pepper existed is upgraded in place: a fresh pepper is added and
  * every other key is kept as it was (lib/crypto/keyring-upgrade.ts). A keyring that already has a pepper is
- * left untouched, so running this again changes nothing.
+ * left untouched, so running this again changes nothing. A keyring written before encrypted database backups
+ * gets its backup key added the same way.
  *
  * This script runs under plain `tsx`, without the `react-server` condition, so it must not import anything
  * that starts with `import "server-only"` (that import throws outside a server build). It relies only on
@@ -21,7 +22,7 @@
  */
 import path from "node:path";
 import { createKeyringFile } from "../lib/crypto/keyring-format";
-import { addPasswordPepperIfMissing } from "../lib/crypto/keyring-upgrade";
+import { addBackupKeyIfMissing, addPasswordPepperIfMissing } from "../lib/crypto/keyring-upgrade";
 
 async function main(argumentsAfterScript: readonly string[]): Promise<number> {
   const [target, ...rest] = argumentsAfterScript;
@@ -35,11 +36,16 @@ async function main(argumentsAfterScript: readonly string[]): Promise<number> {
     process.stdout.write(`keyring created with fresh keys (mode 0600): ${keyringPath}\n`);
     return 0;
   }
-  if ((await addPasswordPepperIfMissing(keyringPath)) === "pepper-added") {
+  const pepperAdded = (await addPasswordPepperIfMissing(keyringPath)) === "pepper-added";
+  if (pepperAdded) {
     process.stdout.write(`keyring upgraded: password pepper added, other keys kept (mode 0600): ${keyringPath}\n`);
-  } else {
-    process.stdout.write(`keyring exists, left as is: ${keyringPath}\n`);
   }
+  // Keyrings made before encrypted database backups existed get their backup key the same way.
+  const backupKeyAdded = (await addBackupKeyIfMissing(keyringPath)) === "backup-key-added";
+  if (backupKeyAdded) {
+    process.stdout.write(`keyring upgraded: backup key added, other keys kept (mode 0600): ${keyringPath}\n`);
+  }
+  if (!pepperAdded && !backupKeyAdded) process.stdout.write(`keyring exists, left as is: ${keyringPath}\n`);
   return 0;
 }
 

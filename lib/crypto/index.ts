@@ -127,3 +127,16 @@ export async function checkKeysAvailable(): Promise<void> {
   await keyProvider().currentDataKey("pii");
 }
 
+
+/**
+ * The configured provider's backup-key methods, for the encrypted database backup (lib/backup,
+ * scripts/db-backup.ts): a backup's file key is wrapped where the other keys live (the token's
+ * key-encryption key, or the local keyring's backup key), never by anything the backup itself contains.
+ */
+export function backupKeyWrapping(): Pick<KeyProvider, "wrapBackupKey" | "unwrapBackupKey"> {
+  const provider = keyProvider();
+  return {
+    wrapBackupKey: (fileKey) => provider.wrapBackupKey(fileKey),
+    unwrapBackupKey: (wrapped) => provider.unwrapBackupKey(wrapped),
+  };
+}

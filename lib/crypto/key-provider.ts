@@ -69,6 +69,29 @@ export interface KeyProvider {
   pepperPassword(password: string): Promise<Buffer>;
   /** Makes a new version of this purpose's data key the current one for new writes; returns its number. */
   rotateDataKey(purpose: DataKeyPurpose): Promise<number>;
+  /**
+   * Wraps the random key of one database backup file (lib/backup) for storage in that file's header: with
+   * PKCS#11 under the token's key-encryption key, inside the token, so that the backup is useless without the
+   * HSM; with the local keyring under its dedicated backup key. It never depends on `data_keys`, because the
+   * database a backup is restored into does not have that table yet.
+   */
+  wrapBackupKey(fileKey: Buffer): Promise<WrappedBackupKey>;
+  /**
+   * Unwraps a key made by `wrapBackupKey`. Throws BankError "invalid_input" with a sentence naming both sides
+   * when the backup was wrapped by another provider, token, key or keyring, and never returns a wrong key.
+   */
+  unwrapBackupKey(wrapped: WrappedBackupKey): Promise<Buffer>;
+}
+
+/**
+ * A backup file key as stored in a backup's header: which kind of provider wrapped it, which key did (a label
+ * that a restore compares with its own before trying, so that a mismatch is reported as such rather than as a
+ * failed decryption), and the wrapped bytes as text.
+ */
+export interface WrappedBackupKey {
+  readonly provider: "local" | "pkcs11";
+  readonly keyLabel: string;
+  readonly wrappedKey: string;
 }
 
 /** Every key in this module is a 256-bit key: AES-256-GCM for data, HMAC-SHA256 for blind indexes. */

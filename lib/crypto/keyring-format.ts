@@ -14,7 +14,8 @@
  *       "memo": { "current": 1, "versions": { "1": "<base64, 32 bytes>" } }
  *     },
  *     "blindIndexKeys": { "email": "<base64, 32 bytes>" },
- *     "passwordPepper": "<base64, 32 bytes>"
+ *     "passwordPepper": "<base64, 32 bytes>",
+ *     "backupKey": "<base64, 32 bytes>"
  *   }
  *
  * - `format` lets a future layout be told apart instead of being misread as this one.
@@ -28,6 +29,10 @@
  *   Keyring files written before the pepper existed lack this field; they are otherwise valid format 1 files,
  *   so the format number stays 1 and `scripts/init-keyring.ts` adds the pepper in place
  *   (`keyring-upgrade.ts`). The provider refuses such a file with a message naming that script.
+ * - `backupKey` is the AES-256 key that wraps the random key of each encrypted database backup (lib/backup,
+ *   `npm run db:backup`). It is optional in the schema so that the app keeps starting on a keyring written
+ *   before backups existed; `scripts/init-keyring.ts` adds it in place (`addBackupKeyIfMissing`), and a backup
+ *   with such a keyring fails with a message naming that script.
  * - Every key is standard, padded, canonical base64 of exactly 32 random bytes.
  * - Unknown fields are rejected (a typo such as "verisons" must not silently drop keys), and the same key may
  *   not appear twice (a copy-paste would quietly defeat the separation between purposes).
@@ -96,6 +101,7 @@ const keyringFieldsBeforePepper = {
   format: z.literal(keyringFormatVersion),
   dataKeys: dataKeysSchema,
   blindIndexKeys: blindIndexKeysSchema,
+  backupKey: encodedKeySchema.optional(),
 };
 
 function refuseRepeatedKeys(keyring: KeysOfKeyring, context: z.RefinementCtx): void {
@@ -124,7 +130,7 @@ export type KeyringFile = z.infer<typeof keyringFileSchema>;
 export type KeyringFileWithoutPepper = z.infer<typeof keyringFileWithoutPepperSchema>;
 export type DataKeyRing = KeyringFile["dataKeys"][DataKeyPurpose];
 
-type KeysOfKeyring = Pick<KeyringFile, "dataKeys" | "blindIndexKeys"> & { readonly passwordPepper?: string };
+type KeysOfKeyring = Pick<KeyringFile, "dataKeys" | "blindIndexKeys" | "backupKey"> & { readonly passwordPepper?: string };
 
 function allEncodedKeys(keyring: KeysOfKeyring): string[] {
   const encodedKeys: string[] = [];
@@ -133,6 +139,8 @@ function allEncodedKeys(keyring: KeysOfKeyring): string[] {
   // The pepper is compared with every other key too: a pepper equal to the email blind-index key, for example,
   // would make a password's pepper HMAC and an email's blind index the same function.
   if (keyring.passwordPepper !== undefined) encodedKeys.push(keyring.passwordPepper);
+  // The backup key too: a backup key equal to a data key would let one leaked key open both.
+  if (keyring.backupKey !== undefined) encodedKeys.push(keyring.backupKey);
   return encodedKeys;
 }
 
@@ -194,6 +202,7 @@ export function generateKeyring(): KeyringFile {
     },
     blindIndexKeys: { email: freshEncodedKey() },
     passwordPepper: freshEncodedKey(),
+    backupKey: freshEncodedKey(),
   };
   // Validating our own output catches a drift between this generator and the schema at creation time.
   return keyringFileSchema.parse(keyring);

@@ -133,8 +133,8 @@ async function readRegularFile(filePath: string): Promise<{ text: string; owner:
 /** Every key of both keyrings is the same string (so the same bytes), the pepper included. */
 function sameKeys(first: KeyringFile, second: KeyringFile): boolean {
   return isDeepStrictEqual(
-    { dataKeys: first.dataKeys, blindIndexKeys: first.blindIndexKeys, passwordPepper: first.passwordPepper },
-    { dataKeys: second.dataKeys, blindIndexKeys: second.blindIndexKeys, passwordPepper: second.passwordPepper },
+    { dataKeys: first.dataKeys, blindIndexKeys: first.blindIndexKeys, passwordPepper: first.passwordPepper, backupKey: first.backupKey },
+    { dataKeys: second.dataKeys, blindIndexKeys: second.blindIndexKeys, passwordPepper: second.passwordPepper, backupKey: second.backupKey },
   );
 }
 
@@ -171,5 +171,42 @@ async function replaceFileAtomically(
     await syncDirectory(directory);
   } finally {
     if (!renamed) await unlink(temporaryPath);
+  }
+}
+
+export type BackupKeyUpgradeResult = "backup-key-added" | "up-to-date";
+
+/**
+ * Adds the backup key (which wraps each database backup's file key, lib/backup) to a keyring that has none,
+ * in place, keeping every other key byte for byte, exactly like the pepper upgrade above and under the same
+ * lock file, so that the two upgrades never race each other. An existing backup key is never replaced: every
+ * backup made with it would become unreadable. The keyring must already have its pepper (run
+ * `addPasswordPepperIfMissing` first, as scripts/init-keyring.ts does).
+ */
+export async function addBackupKeyIfMissing(filePath: string): Promise<BackupKeyUpgradeResult> {
+  const targetPath = await realpath(path.resolve(filePath));
+  if (validateKeyring(keyringFileSchema, parseKeyringJson((await readRegularFile(targetPath)).text, targetPath), targetPath).backupKey !== undefined) {
+    return "up-to-date";
+  }
+  const directory = path.dirname(targetPath);
+  const lockPath = path.join(directory, `.${path.basename(targetPath)}.upgrade-lock`);
+  const lock = await takeLock(lockPath, targetPath);
+  try {
+    const current = await readRegularFile(targetPath);
+    const keyring = validateKeyring(keyringFileSchema, parseKeyringJson(current.text, targetPath), targetPath);
+    if (keyring.backupKey !== undefined) return "up-to-date";
+    const upgraded: KeyringFile = { ...keyring, backupKey: freshEncodedKey() };
+    await replaceFileAtomically(targetPath, serialiseKeyring(upgraded), current.owner, (writtenText, writtenPath) => {
+      const written = validateKeyring(keyringFileSchema, parseKeyringJson(writtenText, writtenPath), writtenPath);
+      if (!sameKeys(written, upgraded)) {
+        throw new BankError("internal", {
+          internalMessage: `the upgraded keyring did not read back as written; ${targetPath} was left as it was`,
+        });
+      }
+    });
+    return "backup-key-added";
+  } finally {
+    await lock.close();
+    await unlink(lockPath);
   }
 }

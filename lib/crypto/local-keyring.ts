@@ -4,7 +4,7 @@ import "server-only";
  * It is meant for development and the local demo; production configuration requires the PKCS#11 provider,
  * where keys never sit in a plain file (see `parseEnvironment` in lib/env-schema.ts).
  */
-import { createHmac, createSecretKey, randomBytes, type KeyObject } from "node:crypto";
+import { createCipheriv, createDecipheriv, createHmac, createSecretKey, randomBytes, type KeyObject } from "node:crypto";
 import { open, readFile, realpath, rename, rm, type FileHandle } from "node:fs/promises";
 import path from "node:path";
 import { BankError } from "@/lib/errors";
@@ -17,6 +17,7 @@ import {
   type DataKeyPurpose,
   type KeyProvider,
   type VersionedDataKey,
+  type WrappedBackupKey,
 } from "@/lib/crypto/key-provider";
 import {
   addDataKeyVersion,
@@ -35,6 +36,8 @@ interface LoadedKeyring {
   readonly dataKeys: ReadonlyMap<DataKeyPurpose, LoadedDataKeyRing>;
   readonly blindIndexKeys: ReadonlyMap<BlindIndexPurpose, KeyObject>;
   readonly passwordPepper: KeyObject;
+  /** Absent in keyrings written before encrypted backups; scripts/init-keyring.ts adds it. */
+  readonly backupKey: KeyObject | undefined;
 }
 
 /** Any of these permission bits would let a user other than the file's owner read or change the keys. */
@@ -151,7 +154,83 @@ export function createLocalKeyring(filePath: string, options: LocalKeyringOption
       await load();
       return version;
     },
+
+    async wrapBackupKey(fileKey) {
+      const backupKey = loadedBackupKey(await loaded(), filePath);
+      return wrapWithKeyringBackupKey(backupKey, fileKey);
+    },
+
+    async unwrapBackupKey(wrapped) {
+      const backupKey = loadedBackupKey(await loaded(), filePath);
+      return unwrapWithKeyringBackupKey(backupKey, wrapped, filePath);
+    },
   };
+}
+
+/*
+ * Backup file keys under the local keyring. The keyring's dedicated backup key (never a data key, so that the
+ * backups and the fields stay separable) wraps each backup's random file key with AES-256-GCM. The header of a
+ * backup names the key by a fingerprint (an HMAC of a fixed label under the key, which reveals nothing about
+ * it), so that a restore with another keyring says so instead of reporting a failed decryption, and the
+ * fingerprint is also additional data of the wrap, so that a label edited in the header fails the tag.
+ */
+const backupWrapPrefix = "aes-256-gcm";
+const backupWrapAdditionalDataLabel = "bank/backup-key-wrap/v1";
+const backupWrapIvLengthInBytes = 12;
+const backupWrapTagLengthInBytes = 16;
+
+function loadedBackupKey(keyring: LoadedKeyring, filePath: string): KeyObject {
+  if (keyring.backupKey === undefined) {
+    throw new BankError("unavailable", {
+      internalMessage:
+        `keyring ${filePath} has no backup key (it was created before encrypted backups); add one, keeping ` +
+        `every other key, with: npx tsx scripts/init-keyring.ts ${filePath}`,
+    });
+  }
+  return keyring.backupKey;
+}
+
+function backupKeyLabel(backupKey: KeyObject): string {
+  const fingerprint = createHmac("sha256", backupKey).update("bank/backup-key-fingerprint/v1").digest("hex").slice(0, 16);
+  return `keyring-backup-key:${fingerprint}`;
+}
+
+function wrapWithKeyringBackupKey(backupKey: KeyObject, fileKey: Buffer): WrappedBackupKey {
+  const keyLabel = backupKeyLabel(backupKey);
+  const iv = randomBytes(backupWrapIvLengthInBytes);
+  const cipher = createCipheriv("aes-256-gcm", backupKey, iv);
+  cipher.setAAD(Buffer.from(JSON.stringify([backupWrapAdditionalDataLabel, keyLabel]), "utf8"));
+  const encrypted = Buffer.concat([cipher.update(fileKey), cipher.final(), cipher.getAuthTag()]);
+  return {
+    provider: "local",
+    keyLabel,
+    wrappedKey: [backupWrapPrefix, iv.toString("base64url"), encrypted.toString("base64url")].join(":"),
+  };
+}
+
+function unwrapWithKeyringBackupKey(backupKey: KeyObject, wrapped: WrappedBackupKey, filePath: string): Buffer {
+  const keyLabel = backupKeyLabel(backupKey);
+  if (wrapped.provider !== "local" || wrapped.keyLabel !== keyLabel) {
+    throw new BankError("invalid_input", {
+      internalMessage:
+        `the backup's file key was wrapped by ${wrapped.provider} key "${wrapped.keyLabel}", but the configured ` +
+        `keyring ${filePath} holds "${keyLabel}": restore with the keyring (or token) the backup was made with`,
+    });
+  }
+  const parts = wrapped.wrappedKey.split(":");
+  const iv = Buffer.from(parts[1] ?? "", "base64url");
+  const encrypted = Buffer.from(parts[2] ?? "", "base64url");
+  if (parts.length !== 3 || parts[0] !== backupWrapPrefix || iv.length !== backupWrapIvLengthInBytes || encrypted.length <= backupWrapTagLengthInBytes) {
+    throw new BankError("invalid_input", { internalMessage: "the backup's wrapped file key has an unknown format" });
+  }
+  const decipher = createDecipheriv("aes-256-gcm", backupKey, iv);
+  decipher.setAAD(Buffer.from(JSON.stringify([backupWrapAdditionalDataLabel, keyLabel]), "utf8"));
+  decipher.setAuthTag(encrypted.subarray(encrypted.length - backupWrapTagLengthInBytes));
+  try {
+    return Buffer.concat([decipher.update(encrypted.subarray(0, encrypted.length - backupWrapTagLengthInBytes)), decipher.final()]);
+  } catch (cause) {
+    throw new BankError("invalid_input", { internalMessage: "the backup's wrapped file key does not unwrap (altered?)", cause });
+  }
 }
 
 function dataKeyRing(keyring: LoadedKeyring, purpose: DataKeyPurpose, filePath: string): LoadedDataKeyRing {
@@ -265,6 +344,10 @@ function assertKeepsEveryKey(before: KeyringFile, after: KeyringFile): void {
   if (after.passwordPepper !== before.passwordPepper) {
     throw new BankError("internal", { internalMessage: "rotation would change the password pepper; nothing was written" });
   }
+  // Losing the backup key would make every database backup made with it unreadable.
+  if (after.backupKey !== before.backupKey) {
+    throw new BankError("internal", { internalMessage: "rotation would change the backup key; nothing was written" });
+  }
 }
 
 async function syncDirectory(directory: string): Promise<void> {
@@ -348,7 +431,12 @@ function toKeyObjects(keyring: KeyringFile): LoadedKeyring {
   for (const purpose of blindIndexPurposes) {
     blindIndexKeys.set(purpose, keyObjectFromBase64(keyring.blindIndexKeys[purpose]));
   }
-  return { dataKeys, blindIndexKeys, passwordPepper: keyObjectFromBase64(keyring.passwordPepper) };
+  return {
+    dataKeys,
+    blindIndexKeys,
+    passwordPepper: keyObjectFromBase64(keyring.passwordPepper),
+    backupKey: keyring.backupKey === undefined ? undefined : keyObjectFromBase64(keyring.backupKey),
+  };
 }
 
 function keyObjectFromBase64(encoded: string): KeyObject {

@@ -51,6 +51,7 @@ import {
   checkSession,
   checkedSecretKey,
   closeSessionQuietly,
+  findSecretKey,
   findSlotByLabel,
   loadedGeneration,
   loadedModule,
@@ -111,6 +112,9 @@ interface LoadedKeys {
   /** When `data_keys` was read (milliseconds since the epoch). */
   readonly readAt: number;
 }
+
+/** What a backup file key's wrapping is bound to, besides the wrapping key's label (see wrapBackupKey). */
+const backupWrapBinding = { purpose: "backup-file-key", version: 1 } as const;
 
 /** PINs the token answered with one of these are not tried again until the configured PIN changes. */
 const rejectedPinErrors = new Set(["CKR_PIN_INCORRECT", "CKR_PIN_INVALID", "CKR_PIN_LEN_RANGE", "CKR_PIN_LOCKED"]);
@@ -411,6 +415,50 @@ export function createPkcs11Provider(options: Pkcs11ProviderOptions): Pkcs11KeyP
       // later version, which is equally correct.)
       await reload();
       return version;
+    },
+
+    async wrapBackupKey(fileKey) {
+      // Wrapped inside the token under the current key-encryption key, with the same AES-GCM wrapping as the
+      // data keys but its own purpose in the additional data, so that a backup's wrapped key can never be
+      // passed off as a data key or the other way round. data_keys is not touched: the database a backup is
+      // restored into does not have it yet, and the backup must be readable with the token alone.
+      if (fileKey.length !== keyLengthInBytes) throw new BankError("internal", { internalMessage: "a backup file key must be 32 bytes" });
+      const wrappingKeyLabel = options.keyEncryptionKeyLabel;
+      const wrappedKey = withToken("wrapping a backup file key", (token) =>
+        wrapDataKey(token.session, token.keyEncryptionKey, fileKey, { ...backupWrapBinding, wrappingKeyLabel }),
+      );
+      return { provider: "pkcs11", keyLabel: `${options.tokenLabel}/${wrappingKeyLabel}`, wrappedKey };
+    },
+
+    async unwrapBackupKey(wrapped) {
+      const tokenPrefix = `${options.tokenLabel}/`;
+      if (wrapped.provider !== "pkcs11" || !wrapped.keyLabel.startsWith(tokenPrefix)) {
+        throw new BankError("invalid_input", {
+          internalMessage:
+            `the backup's file key was wrapped by ${wrapped.provider} key "${wrapped.keyLabel}", but the configured ` +
+            `token is "${options.tokenLabel}": restore with the token (or keyring) the backup was made with`,
+        });
+      }
+      // The key-encryption key named in the header, which may be an older one than the configured label after
+      // a rotation: the old key stays in the token as long as a kept backup needs it (README, Data protection).
+      const wrappingKeyLabel = wrapped.keyLabel.slice(tokenPrefix.length);
+      const present = withToken("looking up the backup's key-encryption key", (token) => findSecretKey(token.session, wrappingKeyLabel) !== undefined);
+      if (!present) {
+        throw new BankError("invalid_input", {
+          internalMessage: `token "${options.tokenLabel}" has no key labelled "${wrappingKeyLabel}", which wrapped this backup's file key`,
+        });
+      }
+      const fileKey = withToken("unwrapping a backup file key", (token) =>
+        unwrapDataKey(token.session, keyEncryptionKeyFor(token, wrappingKeyLabel), wrapped.wrappedKey, {
+          ...backupWrapBinding,
+          wrappingKeyLabel,
+        }),
+      );
+      if (fileKey.length !== keyLengthInBytes) {
+        fileKey.fill(0);
+        throw new BankError("invalid_input", { internalMessage: "the backup's unwrapped file key has the wrong length" });
+      }
+      return fileKey;
     },
 
     async rewrapDataKeys() {
