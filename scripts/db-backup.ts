@@ -20,9 +20,11 @@ const usage = "usage: npm run db:backup -- <file> | npm run db:verify -- <file> 
 
 function configuredLocation(): DatabaseLocationForBackup {
   const configuration = env();
-  return configuration.databaseUrl
-    ? { kind: "postgres", databaseUrl: configuration.databaseUrl }
-    : { kind: "pglite", directory: configuration.pgliteDirectory };
+  // The owner role's connection (MIGRATION_DATABASE_URL), not the app's: the restricted runtime role may not
+  // read drizzle's bookkeeping schema for pg_dump, and may not create the tables a restore makes; tables a
+  // restore creates are then owned by the owner role, as after a migration.
+  const databaseUrl = configuration.databaseRoles.migrationDatabaseUrl ?? configuration.databaseUrl;
+  return databaseUrl ? { kind: "postgres", databaseUrl } : { kind: "pglite", directory: configuration.pgliteDirectory };
 }
 
 function describeLocation(location: DatabaseLocationForBackup): string {
@@ -61,8 +63,10 @@ async function main(argumentsAfterScript: readonly string[]): Promise<number> {
       const target = configuredLocation();
       const verified = await restoreDatabase({ target, backupFile: file, keys });
       // The plain dump carries no owners or grants (pg_dump --no-owner --no-privileges), so that it restores
-      // into a server whose roles differ; the roles are set up as for a new installation.
-      const next = target.kind === "postgres" ? " Set up the database roles and grants as for a new installation before starting the app." : "";
+      // into a server whose roles differ; `npm run db:roles` gives the runtime role its privileges on the
+      // restored tables (and takes UPDATE and DELETE on append-only ones away) as for a new installation.
+      const next =
+        target.kind === "postgres" ? " Run `npm run db:roles` before starting the app: it grants the runtime role its privileges on the restored tables." : "";
       process.stdout.write(`Restored ${file} (made ${verified.header.createdAt}) into ${describeLocation(target)}.${next}\n`);
       return 0;
     }

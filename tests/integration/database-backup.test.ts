@@ -153,9 +153,9 @@ beforeAll(async () => {
   if (accountNumbers.length < 4) throw new Error("the seed made fewer accounts than expected");
 
   const configuration = env();
-  source = configuration.databaseUrl
-    ? { kind: "postgres", databaseUrl: configuration.databaseUrl }
-    : { kind: "pglite", directory: configuration.pgliteDirectory };
+  // As scripts/db-backup.ts does: PostgreSQL is dumped over the owner role's connection.
+  const sourceUrl = configuration.databaseRoles.migrationDatabaseUrl ?? configuration.databaseUrl;
+  source = sourceUrl ? { kind: "postgres", databaseUrl: sourceUrl } : { kind: "pglite", directory: configuration.pgliteDirectory };
   // The embedded database must not be open while it is backed up: the app's handle is closed first, exactly
   // as the README asks of an operator (stop the app).
   await closeDatabase();
