@@ -37,6 +37,7 @@ import {
   isBlindIndexPurpose,
   isDataKeyPurpose,
   keyLengthInBytes,
+  type BlindIndexKeyVersions,
   type KeyProvider,
   type VersionedDataKey,
 } from "@/lib/crypto/key-provider";
@@ -45,6 +46,7 @@ import {
   configuredDataKeyStore,
   storedKeyPurposes,
   type DataKeyStore,
+  type StoredKeyPurpose,
   type StoredDataKey,
 } from "@/lib/crypto/data-key-store";
 import {
@@ -337,6 +339,30 @@ export function createPkcs11Provider(options: Pkcs11ProviderOptions): Pkcs11KeyP
     return reload();
   }
 
+  /**
+   * Adds the next version of a stored purpose (a data key or a blind-index key), wrapped in the token, and
+   * makes it current; returns its number.
+   */
+  async function rotateStoredPurpose(purpose: StoredKeyPurpose): Promise<number> {
+    // Loading first makes sure version 1 exists, so the new version is never mistaken for the first.
+    await keysForReading();
+    const rawKey = randomBytes(keyLengthInBytes);
+    let version: number;
+    try {
+      version = await openedStore().insertNextVersion(purpose, (next) => wrapNewKey(purpose, next, rawKey));
+    } catch (cause) {
+      if (cause instanceof BankError) throw cause;
+      throw new BankError("unavailable", { internalMessage: `storing a new ${purpose} data key failed`, cause });
+    } finally {
+      rawKey.fill(0);
+    }
+    // The new row is unwrapped back rather than taken from rawKey, which proves that it unwraps before
+    // anything is encrypted or indexed with it. (Should a concurrent rotation have gone further, new writes
+    // use that later version, which is equally correct.)
+    await reload();
+    return version;
+  }
+
   function currentOf(keys: LoadedKeys, purpose: string): VersionedDataKey {
     const current = keys.current.get(purpose);
     if (current === undefined) throw new BankError("internal", { internalMessage: `no current ${purpose} data key` });
@@ -372,9 +398,31 @@ export function createPkcs11Provider(options: Pkcs11ProviderOptions): Pkcs11KeyP
       if (!isBlindIndexPurpose(purpose)) {
         throw new BankError("internal", { internalMessage: `unknown blind-index purpose ${String(purpose)}` });
       }
-      // Blind indexes carry no version, so the current key is used; rotating one means recomputing its index
-      // column first (a separate procedure), which is why rotateDataKey does not accept these purposes.
       return currentOf(await keysForWriting(), blindIndexStoragePurpose(purpose)).key;
+    },
+
+    async blindIndexKeys(purpose) {
+      if (!isBlindIndexPurpose(purpose)) {
+        throw new BankError("internal", { internalMessage: `unknown blind-index purpose ${String(purpose)}` });
+      }
+      // Re-read on the same rule as the current data key, so that look-ups try a version another instance
+      // has just added within KEY_REFRESH_SECONDS (the wait `keys:reindex` observes before it starts).
+      const keys = await keysForWriting();
+      const storagePurpose = blindIndexStoragePurpose(purpose);
+      const current = currentOf(keys, storagePurpose);
+      const older = [...(keys.versions.get(storagePurpose) ?? new Map<number, KeyObject>())]
+        .filter(([version]) => version !== current.version)
+        .sort(([first], [second]) => second - first)
+        .map(([version, key]) => ({ version, key }));
+      const versions: BlindIndexKeyVersions = [current, ...older];
+      return versions;
+    },
+
+    async rotateBlindIndexKey(purpose) {
+      if (!isBlindIndexPurpose(purpose)) {
+        throw new BankError("internal", { internalMessage: `unknown blind-index purpose ${String(purpose)}` });
+      }
+      return rotateStoredPurpose(blindIndexStoragePurpose(purpose));
     },
 
     async pepperPassword(password) {
@@ -394,23 +442,7 @@ export function createPkcs11Provider(options: Pkcs11ProviderOptions): Pkcs11KeyP
       if (!isDataKeyPurpose(purpose)) {
         throw new BankError("internal", { internalMessage: `unknown data-key purpose ${String(purpose)}` });
       }
-      // Loading first makes sure version 1 exists, so the new version is never mistaken for the first.
-      await keysForReading();
-      const rawKey = randomBytes(keyLengthInBytes);
-      let version: number;
-      try {
-        version = await openedStore().insertNextVersion(purpose, (next) => wrapNewKey(purpose, next, rawKey));
-      } catch (cause) {
-        if (cause instanceof BankError) throw cause;
-        throw new BankError("unavailable", { internalMessage: `storing a new ${purpose} data key failed`, cause });
-      } finally {
-        rawKey.fill(0);
-      }
-      // The new row is unwrapped back rather than taken from rawKey, which proves that it unwraps before
-      // anything is encrypted with it. (Should a concurrent rotation have gone further, new writes use that
-      // later version, which is equally correct.)
-      await reload();
-      return version;
+      return rotateStoredPurpose(purpose);
     },
 
     async rewrapDataKeys() {
