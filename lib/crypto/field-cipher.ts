@@ -25,6 +25,7 @@ import {
   isBlindIndexPurpose,
   isDataKeyPurpose,
   keyLengthInBytes,
+  type BlindIndexKeysOptions,
   type BlindIndexPurpose,
   type DataKeyPurpose,
   type KeyProvider,
@@ -44,7 +45,11 @@ export interface FieldCipher {
   /** The stored form of `value`'s index under the current key version (what new writes store). */
   blindIndex(purpose: BlindIndexPurpose, value: string): Promise<string>;
   /** The stored form of `value`'s index under every live key version, the current one first. */
-  blindIndexUnderEveryVersion(purpose: BlindIndexPurpose, value: string): Promise<VersionedBlindIndex[]>;
+  blindIndexUnderEveryVersion(
+    purpose: BlindIndexPurpose,
+    value: string,
+    options?: BlindIndexKeysOptions,
+  ): Promise<VersionedBlindIndex[]>;
 }
 
 export interface VersionedBlindIndex {
@@ -171,10 +176,10 @@ export function createFieldCipher(provider: KeyProvider): FieldCipher {
       }
     },
 
-    async blindIndexUnderEveryVersion(purpose, value) {
+    async blindIndexUnderEveryVersion(purpose, value, options) {
       try {
         const normalised = normaliseForBlindIndex(purpose, value);
-        const versions = await provider.blindIndexKeys(purpose);
+        const versions = await provider.blindIndexKeys(purpose, options);
         return versions.map(({ version, key }) => ({ version, index: storedBlindIndex(version, key, normalised) }));
       } catch (cause) {
         rethrowIfUnavailable(cause);

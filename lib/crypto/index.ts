@@ -12,6 +12,7 @@ import { env } from "@/lib/env";
 import { BankError } from "@/lib/errors";
 import { createFieldCipher, type FieldCipher, type FieldContext, type VersionedBlindIndex } from "@/lib/crypto/field-cipher";
 import { keyLengthInBytes, type BlindIndexPurpose, type DataKeyPurpose, type KeyProvider } from "@/lib/crypto/key-provider";
+import type { BlindIndexKeysOptions } from "@/lib/crypto/key-provider";
 import { createLocalKeyring } from "@/lib/crypto/local-keyring";
 import { sharedPkcs11Provider } from "@/lib/crypto/pkcs11-provider";
 
@@ -95,9 +96,13 @@ export async function blindIndexLookup(purpose: BlindIndexPurpose, value: string
   return (await fieldCipher().blindIndexUnderEveryVersion(purpose, value)).map((entry) => entry.index);
 }
 
-/** Like `blindIndexLookup`, with each index's key version. */
-export async function blindIndexUnderEveryVersion(purpose: BlindIndexPurpose, value: string): Promise<VersionedBlindIndex[]> {
-  return fieldCipher().blindIndexUnderEveryVersion(purpose, value);
+/** Like `blindIndexLookup`, with each index's key version; `reread` reads which versions exist now. */
+export async function blindIndexUnderEveryVersion(
+  purpose: BlindIndexPurpose,
+  value: string,
+  options?: BlindIndexKeysOptions,
+): Promise<VersionedBlindIndex[]> {
+  return fieldCipher().blindIndexUnderEveryVersion(purpose, value, options);
 }
 
 /**

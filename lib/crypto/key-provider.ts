@@ -74,11 +74,17 @@ export interface KeyProvider {
   /**
    * Every live version of this purpose's blind-index key, the current one first and then the others from
    * newest to oldest. Like `currentDataKey`, it re-reads which versions exist once the last read is older than
-   * KEY_REFRESH_SECONDS, so that look-ups in every instance try a version another process has just added.
+   * KEY_REFRESH_SECONDS, so that look-ups in every instance try a version another process has just added;
+   * with `reread`, it reads them now (lib/identity/email-uniqueness.ts needs every version that exists).
    */
-  blindIndexKeys(purpose: BlindIndexPurpose): Promise<BlindIndexKeyVersions>;
+  blindIndexKeys(purpose: BlindIndexPurpose, options?: BlindIndexKeysOptions): Promise<BlindIndexKeyVersions>;
   /** Makes a new version of this purpose's blind-index key the current one for new writes; returns its number. */
   rotateBlindIndexKey(purpose: BlindIndexPurpose): Promise<number>;
+}
+
+export interface BlindIndexKeysOptions {
+  /** Read which versions exist now rather than within KEY_REFRESH_SECONDS (costs a file read or a query). */
+  readonly reread?: boolean;
 }
 
 /** The live versions of one blind-index key: the current version first, then the older ones, newest first. */

@@ -129,8 +129,11 @@ export function createLocalKeyring(filePath: string, options: LocalKeyringOption
       return blindIndexKeyRing(await loadedWithRecentCurrentVersion(), purpose, filePath).current.key;
     },
 
-    async blindIndexKeys(purpose) {
-      const ring = blindIndexKeyRing(await loadedWithRecentCurrentVersion(), purpose, filePath);
+    async blindIndexKeys(purpose, options) {
+      // A re-read starts a new load even if one is in flight: that one may have begun before the caller's
+      // lock was granted and so miss a version added meanwhile.
+      const keyring = options?.reread === true ? await load() : await loadedWithRecentCurrentVersion();
+      const ring = blindIndexKeyRing(keyring, purpose, filePath);
       const older = [...ring.versions]
         .filter(([version]) => version !== ring.current.version)
         .sort(([first], [second]) => second - first)

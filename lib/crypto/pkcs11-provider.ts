@@ -401,13 +401,22 @@ export function createPkcs11Provider(options: Pkcs11ProviderOptions): Pkcs11KeyP
       return currentOf(await keysForWriting(), blindIndexStoragePurpose(purpose)).key;
     },
 
-    async blindIndexKeys(purpose) {
+    async blindIndexKeys(purpose, options) {
       if (!isBlindIndexPurpose(purpose)) {
         throw new BankError("internal", { internalMessage: `unknown blind-index purpose ${String(purpose)}` });
       }
       // Re-read on the same rule as the current data key, so that look-ups try a version another instance
-      // has just added within KEY_REFRESH_SECONDS (the wait `keys:reindex` observes before it starts).
-      const keys = await keysForWriting();
+      // has just added within KEY_REFRESH_SECONDS (the wait `keys:reindex` observes before it starts). With
+      // `reread`, data_keys is read now, by a load that starts after this call (one already in flight may
+      // have begun before the caller's lock was granted). PGlite is never re-read: no other process can add
+      // a version to a database only this process can open.
+      let keys: LoadedKeys;
+      if (options?.reread === true && !openedStore().sharesConnectionWithCallers) {
+        await loading?.catch(() => undefined);
+        keys = await reload();
+      } else {
+        keys = await keysForWriting();
+      }
       const storagePurpose = blindIndexStoragePurpose(purpose);
       const current = currentOf(keys, storagePurpose);
       const older = [...(keys.versions.get(storagePurpose) ?? new Map<number, KeyObject>())]

@@ -8,7 +8,7 @@ import { openCheckingAccount } from "@/lib/accounts/open-account";
 import { decryptField, encryptField } from "@/lib/crypto";
 import { isUniqueViolation } from "@/lib/database-errors";
 import { BankError } from "@/lib/errors";
-import { lockEmailAndFindHolders, prepareEmailClaim } from "@/lib/identity/email-uniqueness";
+import { claimEmailAddress } from "@/lib/identity/email-uniqueness";
 import { hashToken, tokenPattern } from "@/lib/identity/tokens";
 import { enqueueEmail } from "@/lib/mail/outbox";
 import { scheduleEmailDelivery } from "@/lib/mail/schedule-delivery";
@@ -98,9 +98,8 @@ async function applyEmailChange(
   // The index is computed again now rather than copied from the token: the token's may be under a key version
   // that was current when the change was requested. The address lock is taken before the user's row lock,
   // in the same order as registration (lock, then rows), so that the two cannot deadlock.
-  const claim = await prepareEmailClaim(newEmail);
-  const holders = await lockEmailAndFindHolders(tx, claim);
-  if (holders.some((holder) => holder.id !== claimed.userId)) {
+  const claim = await claimEmailAddress(tx, newEmail);
+  if (claim.holders.some((holder) => holder.id !== claimed.userId)) {
     // The new address was taken by another account between the request and the confirmation, perhaps under
     // another blind-index version, where the unique constraint could not see it.
     throw new BankError("conflict", { userMessage: "That email address can no longer be used." });

@@ -9,7 +9,7 @@ import { hashPassword } from "@/lib/auth/password";
 import { decryptField, encryptField, normaliseEmail } from "@/lib/crypto";
 import { isUniqueViolation } from "@/lib/database-errors";
 import { env } from "@/lib/env";
-import { lockEmailAndFindHolders, prepareEmailClaim } from "@/lib/identity/email-uniqueness";
+import { claimEmailAddress } from "@/lib/identity/email-uniqueness";
 import { issueToken } from "@/lib/identity/tokens";
 import { enqueueEmail } from "@/lib/mail/outbox";
 import { scheduleEmailDelivery } from "@/lib/mail/schedule-delivery";
@@ -39,10 +39,9 @@ export interface RegistrationDetails {
 export async function registerCustomerAccount(details: RegistrationDetails, context: RequestContext): Promise<void> {
   const passwordHash = await hashPassword(details.password);
   const normalisedEmail = normaliseEmail(details.email);
-  const claim = await prepareEmailClaim(normalisedEmail);
   try {
     await database().transaction(async (tx) => {
-      const holders = await lockEmailAndFindHolders(tx, claim);
+      const { index: emailIndex, holders } = await claimEmailAddress(tx, normalisedEmail);
       const verifiedHolder = holders.find((holder) => holder.emailVerifiedAt !== null);
       if (verifiedHolder) {
         await notifyExistingOwner(tx, verifiedHolder.id, verifiedHolder.emailCiphertext, context);
@@ -52,7 +51,7 @@ export async function registerCustomerAccount(details: RegistrationDetails, cont
         // Deleting the user also deletes its unused verification tokens (ON DELETE CASCADE).
         await tx.delete(users).where(and(eq(users.id, unverified.id), isNull(users.emailVerifiedAt)));
       }
-      await createUnverifiedCustomer(tx, { ...details, normalisedEmail, emailIndex: claim.index, passwordHash }, context);
+      await createUnverifiedCustomer(tx, { ...details, normalisedEmail, emailIndex, passwordHash }, context);
     });
   } catch (error) {
     // The address lock makes two registrations for one new address take turns, and the second finds the
