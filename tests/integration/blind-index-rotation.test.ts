@@ -443,6 +443,19 @@ describe.skipIf(!onPostgres)("the commands (PostgreSQL)", () => {
     }).catch((error: unknown) => error);
     expect(refused).toMatchObject({ code: 2 });
 
+    // keys:reencrypt (data keys) records its completion the same way, with purpose and version only.
+    const reencrypted = await run(process.execPath, [...tsx, "scripts/keys-reencrypt.ts", "--purpose", "pii"], {
+      env: commandEnvironment,
+    });
+    expect(reencrypted.stdout).toBe("No row uses an old key version.\n");
+    const [reencryptedEvent] = await database()
+      .select()
+      .from(auditEvents)
+      .where(eq(auditEvents.action, "keys.reencrypted"))
+      .orderBy(desc(auditEvents.sequence))
+      .limit(1);
+    expect(reencryptedEvent).toMatchObject({ targetType: "data_key", targetId: "pii", details: { purpose: "pii", version: 1 } });
+
     // This process's keyring provider sees the command's rotation within its own refresh interval.
     await new Promise((resolve) => setTimeout(resolve, 1_100));
     expect(await currentBlindIndexVersion("email")).toBe(before + 1);
