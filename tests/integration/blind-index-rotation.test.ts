@@ -8,8 +8,9 @@
 import crypto from "node:crypto";
 import { execFile } from "node:child_process";
 import fs from "node:fs";
+import path from "node:path";
 import { promisify } from "node:util";
-import { and, desc, eq, inArray } from "drizzle-orm";
+import { and, desc, eq, inArray, sql } from "drizzle-orm";
 import { beforeAll, describe, expect, it } from "vitest";
 import { database, databaseHandle, type Queryable } from "@/db/client";
 import { applyMigrations } from "@/db/migrations";
@@ -179,6 +180,22 @@ describe("before any rotation", () => {
       .where(and(eq(userTokens.userId, bob.userId), eq(userTokens.purpose, "email_change")));
     expect(token?.index).toMatch(/^v1:[0-9a-f]{64}$/);
     expect(await currentBlindIndexVersion("email")).toBe(1);
+  });
+});
+
+describe("migration 0009", () => {
+  it("prefixes an index written before versions existed with v1:, only once, and the account then signs in", async () => {
+    const legacy = await registerVerified("legacy");
+    const bare = (await soleHolder(legacy.email)).index.slice("v1:".length);
+    await database().update(users).set({ emailBlindIndex: bare }).where(eq(users.id, legacy.userId));
+    expect(await signIn(legacy.email)).toBeNull();
+    const migration = fs.readFileSync(path.resolve(import.meta.dirname, "../../drizzle/0009_versioned_blind_indexes.sql"), "utf8");
+    // Run twice: a second run must not prefix again.
+    for (let round = 0; round < 2; round += 1) {
+      for (const statement of migration.split("--> statement-breakpoint")) await database().execute(sql.raw(statement));
+    }
+    expect((await soleHolder(legacy.email)).index).toBe(`v1:${bare}`);
+    expect(await signIn(legacy.email)).toBe(legacy.userId);
   });
 });
 
