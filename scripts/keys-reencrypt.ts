@@ -16,6 +16,9 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { parseArgs } from "node:util";
 import { closeDatabase, database } from "@/db/client";
 import { describeEncryptedColumn, encryptedColumns } from "@/lib/crypto/encrypted-columns";
+import type { EncryptedColumn } from "@/lib/crypto/encrypted-columns";
+import { recordAuditEvent } from "@/lib/audit/record-audit-event";
+import { currentDataKeyVersion } from "@/lib/crypto";
 import { dataKeyPurposes, isDataKeyPurpose } from "@/lib/crypto/key-provider";
 import {
   describeValuesOnOldVersions,
@@ -110,11 +113,29 @@ async function main(): Promise<number> {
   const remaining = await findValuesOnOldVersions(columns);
   if (remaining.length === 0) {
     process.stdout.write(describeValuesOnOldVersions(remaining));
+    await recordReencryptionCompleted(columns);
     return 0;
   }
   process.stdout.write(describeValuesOnOldVersions(remaining));
   process.stdout.write("Run `npm run keys:reencrypt` again (values changed during the run are picked up then).\n");
   return 1;
+}
+
+/**
+ * Records in the audit trail, per purpose, that no value is left on an old version (purpose and version
+ * only), as `keys:reindex` does for blind indexes with `keys.reindexed`.
+ */
+async function recordReencryptionCompleted(columns: readonly EncryptedColumn[]): Promise<void> {
+  for (const purpose of new Set(columns.map((column) => column.purpose))) {
+    await recordAuditEvent(database(), {
+      actorId: null,
+      actorRole: "system",
+      action: "keys.reencrypted",
+      targetType: "data_key",
+      targetId: purpose,
+      details: { purpose, version: await currentDataKeyVersion(purpose) },
+    });
+  }
 }
 
 function describeError(error: unknown): string {

@@ -1,5 +1,5 @@
 import "server-only";
-import { eq } from "drizzle-orm";
+import { eq, inArray } from "drizzle-orm";
 import { z } from "zod";
 import { database } from "@/db/client";
 import { users } from "@/db/schema";
@@ -7,7 +7,7 @@ import type { RequestContext } from "@/lib/auth/actor";
 import { recordAuditEvent } from "@/lib/audit/record-audit-event";
 import { recordFailedAttempt } from "@/lib/auth/lockout";
 import { hashPassword, passwordHashNeedsRehash, verifyPassword } from "@/lib/auth/password";
-import { blindIndex, normaliseEmail } from "@/lib/crypto";
+import { blindIndexLookup, normaliseEmail } from "@/lib/crypto";
 import { signInSchema } from "@/lib/validation/sign-in";
 
 // The same field rules as the sign-in form (lib/validation), so that any caller's input is cleaned exactly
@@ -55,7 +55,8 @@ export async function authenticateWithPassword(
     await recordMalformedAttempt(context);
     return null;
   }
-  const emailIndex = await blindIndex("email", normaliseEmail(parsed.data.email));
+  // Every live blind-index version: after a rotation, accounts not yet reindexed still sign in.
+  const emailIndexes = await blindIndexLookup("email", normaliseEmail(parsed.data.email));
   const [user] = await db
     .select({
       id: users.id,
@@ -65,7 +66,7 @@ export async function authenticateWithPassword(
       lockedUntil: users.lockedUntil,
     })
     .from(users)
-    .where(eq(users.emailBlindIndex, emailIndex))
+    .where(inArray(users.emailBlindIndex, emailIndexes))
     .limit(1);
   if (!user) {
     await verifyPassword(null, parsed.data.password);

@@ -25,6 +25,7 @@ import {
   isBlindIndexPurpose,
   isDataKeyPurpose,
   keyLengthInBytes,
+  type BlindIndexKeysOptions,
   type BlindIndexPurpose,
   type DataKeyPurpose,
   type KeyProvider,
@@ -41,7 +42,48 @@ export interface FieldContext {
 export interface FieldCipher {
   encryptField(plaintext: string, context: FieldContext, purpose?: DataKeyPurpose): Promise<string>;
   decryptField(ciphertext: string, context: FieldContext, purpose?: DataKeyPurpose): Promise<string>;
+  /** The stored form of `value`'s index under the current key version (what new writes store). */
   blindIndex(purpose: BlindIndexPurpose, value: string): Promise<string>;
+  /** The stored form of `value`'s index under every live key version, the current one first. */
+  blindIndexUnderEveryVersion(
+    purpose: BlindIndexPurpose,
+    value: string,
+    options?: BlindIndexKeysOptions,
+  ): Promise<VersionedBlindIndex[]>;
+}
+
+export interface VersionedBlindIndex {
+  readonly version: number;
+  /** The stored text, `v<version>:<hex>`. */
+  readonly index: string;
+}
+
+/**
+ * Stored blind-index format: `v<key version>:<HMAC-SHA256 as 64 lower-case hex digits>`, e.g. `v2:3f1c…`.
+ *
+ * The version is a prefix of the one stored value rather than a column of its own, because:
+ * - every index column (users.email_blind_index, user_tokens.new_email_blind_index) then carries its version
+ *   without a schema change, and a value copied from one column to another (an email change copies the
+ *   token's index onto the user) cannot be separated from the version it was computed with;
+ * - look-ups and the unique constraint keep working on one column with its existing index: a look-up during
+ *   a rotation is `index IN (v1:…, v2:…)`, one index scan, where a version column would need a composite
+ *   index and every writer to set two columns consistently;
+ * - indexes of different versions are different strings, so the unique constraint never mistakes them for
+ *   each other (it cannot see that they name the same address either: lib/identity/email-uniqueness.ts keeps
+ *   one account per address while versions are mixed).
+ * Values written before versions existed were bare hex; migration 0009 prefixed them with `v1:`.
+ */
+const storedBlindIndexPattern = /^v([1-9][0-9]{0,8}):[0-9a-f]{64}$/;
+
+/** The key version a stored blind index was computed with, or undefined if it is not in the stored format. */
+export function blindIndexVersionOf(stored: string): number | undefined {
+  const match = storedBlindIndexPattern.exec(stored);
+  return match?.[1] === undefined ? undefined : Number(match[1]);
+}
+
+/** The text every stored index of this version begins with (for counting and selecting by version in SQL). */
+export function blindIndexVersionPrefix(version: number): string {
+  return `v${String(version)}:`;
 }
 
 const envelopeVersion = "v1";
@@ -125,23 +167,44 @@ export function createFieldCipher(provider: KeyProvider): FieldCipher {
 
     async blindIndex(purpose, value) {
       try {
-        if (!isBlindIndexPurpose(purpose)) throw new TypeError(`unknown blind-index purpose ${String(purpose)}`);
-        if (typeof value !== "string") throw new TypeError("blind-index value must be a string");
-        const normalised = blindIndexNormalisers[purpose](value);
-        if (loneSurrogate.test(normalised)) throw new TypeError("blind-index value is not well-formed UTF-16");
-        const key = await provider.blindIndexKey(purpose);
-        checkKey(key);
-        // HMAC-SHA256 under a secret key: deterministic (so equal values can be looked up by equality) but,
-        // unlike a plain hash, not computable by someone holding only the database, who could otherwise
-        // confirm guessed email addresses offline. Lower-case hex is used because it compares the same under
-        // every database collation, including case-insensitive ones where base64 values could collide.
-        return createHmac("sha256", key).update(normalised, "utf8").digest("hex");
+        const normalised = normaliseForBlindIndex(purpose, value);
+        const [current] = await provider.blindIndexKeys(purpose);
+        return storedBlindIndex(current.version, current.key, normalised);
+      } catch (cause) {
+        rethrowIfUnavailable(cause);
+        throw new BankError("internal", { internalMessage: "blind index computation failed", cause });
+      }
+    },
+
+    async blindIndexUnderEveryVersion(purpose, value, options) {
+      try {
+        const normalised = normaliseForBlindIndex(purpose, value);
+        const versions = await provider.blindIndexKeys(purpose, options);
+        return versions.map(({ version, key }) => ({ version, index: storedBlindIndex(version, key, normalised) }));
       } catch (cause) {
         rethrowIfUnavailable(cause);
         throw new BankError("internal", { internalMessage: "blind index computation failed", cause });
       }
     },
   };
+}
+
+function normaliseForBlindIndex(purpose: BlindIndexPurpose, value: string): string {
+  if (!isBlindIndexPurpose(purpose)) throw new TypeError(`unknown blind-index purpose ${String(purpose)}`);
+  if (typeof value !== "string") throw new TypeError("blind-index value must be a string");
+  const normalised = blindIndexNormalisers[purpose](value);
+  if (loneSurrogate.test(normalised)) throw new TypeError("blind-index value is not well-formed UTF-16");
+  return normalised;
+}
+
+function storedBlindIndex(version: number, key: KeyObject, normalised: string): string {
+  checkKey(key);
+  // HMAC-SHA256 under a secret key: deterministic (so equal values can be looked up by equality) but, unlike
+  // a plain hash, not computable by someone holding only the database, who could otherwise confirm guessed
+  // email addresses offline. Lower-case hex is used because it compares the same under every database
+  // collation, including case-insensitive ones where base64 values could collide.
+  const digest = createHmac("sha256", key).update(normalised, "utf8").digest("hex");
+  return `${blindIndexVersionPrefix(version)}${digest}`;
 }
 
 /**

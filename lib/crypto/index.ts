@@ -10,13 +10,14 @@ import "server-only";
  */
 import { env } from "@/lib/env";
 import { BankError } from "@/lib/errors";
-import { createFieldCipher, type FieldCipher, type FieldContext } from "@/lib/crypto/field-cipher";
+import { createFieldCipher, type FieldCipher, type FieldContext, type VersionedBlindIndex } from "@/lib/crypto/field-cipher";
 import { keyLengthInBytes, type BlindIndexPurpose, type DataKeyPurpose, type KeyProvider } from "@/lib/crypto/key-provider";
+import type { BlindIndexKeysOptions } from "@/lib/crypto/key-provider";
 import { createLocalKeyring } from "@/lib/crypto/local-keyring";
 import { sharedPkcs11Provider } from "@/lib/crypto/pkcs11-provider";
 
 export { normaliseEmail } from "@/lib/crypto/normalise";
-export type { FieldContext } from "@/lib/crypto/field-cipher";
+export type { FieldContext, VersionedBlindIndex } from "@/lib/crypto/field-cipher";
 export type { BlindIndexPurpose, DataKeyPurpose } from "@/lib/crypto/key-provider";
 
 let sharedProvider: KeyProvider | undefined;
@@ -81,6 +82,42 @@ export async function decryptField(
 /** The keyed, deterministic index of `value` (normalised for its purpose first), as lower-case hex. */
 export async function blindIndex(purpose: BlindIndexPurpose, value: string): Promise<string> {
   return fieldCipher().blindIndex(purpose, value);
+}
+
+// Blind-index versions (rotation of blind-index keys). While `keys:reindex` has not yet recomputed every
+// stored index under the current version, a value may be stored under any live version, so look-ups match
+// against all of them; new writes always store `blindIndex`'s current-version value.
+
+/**
+ * The stored indexes `value` can have, one per live key version (current first): look-ups match any of them,
+ * with `inArray(column, await blindIndexLookup(...))`, so that rows not yet reindexed are still found.
+ */
+export async function blindIndexLookup(purpose: BlindIndexPurpose, value: string): Promise<string[]> {
+  return (await fieldCipher().blindIndexUnderEveryVersion(purpose, value)).map((entry) => entry.index);
+}
+
+/** Like `blindIndexLookup`, with each index's key version; `reread` reads which versions exist now. */
+export async function blindIndexUnderEveryVersion(
+  purpose: BlindIndexPurpose,
+  value: string,
+  options?: BlindIndexKeysOptions,
+): Promise<VersionedBlindIndex[]> {
+  return fieldCipher().blindIndexUnderEveryVersion(purpose, value, options);
+}
+
+/**
+ * Adds a new version of `purpose`'s blind-index key and makes it current for new writes in this process at
+ * once, and in every other running instance within KEY_REFRESH_SECONDS; returns the new version's number.
+ * Stored indexes keep matching (look-ups try every live version) until `keys:reindex` recomputes them.
+ */
+export async function rotateBlindIndexKey(purpose: BlindIndexPurpose): Promise<number> {
+  return keyProvider().rotateBlindIndexKey(purpose);
+}
+
+/** The version new blind indexes of this purpose are computed with (as this process currently sees it). */
+export async function currentBlindIndexVersion(purpose: BlindIndexPurpose): Promise<number> {
+  const [current] = await keyProvider().blindIndexKeys(purpose);
+  return current.version;
 }
 
 /**

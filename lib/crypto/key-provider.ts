@@ -20,8 +20,10 @@ export type DataKeyPurpose = (typeof dataKeyPurposes)[number];
 
 /**
  * Blind indexes (keyed hashes that let us look a row up by an encrypted value) use keys that are separate
- * from the data-encryption keys: an HMAC key never doubles as an AES key, and a blind-index key cannot be
- * rotated without recomputing every index, so it has no versions.
+ * from the data-encryption keys: an HMAC key never doubles as an AES key. They are versioned like data keys:
+ * a stored index names the version it was computed with, a rotation adds a version that new writes use, and
+ * look-ups try every live version until `keys:reindex` has recomputed the index columns (see
+ * lib/crypto/blind-index-reindex.ts).
  */
 export const blindIndexPurposes = ["email"] as const;
 export type BlindIndexPurpose = (typeof blindIndexPurposes)[number];
@@ -60,7 +62,7 @@ export interface KeyProvider {
   currentDataKey(purpose: DataKeyPurpose): Promise<VersionedDataKey>;
   /** A specific version, used to decrypt ciphertexts written before a rotation. Throws if unknown. */
   dataKey(purpose: DataKeyPurpose, version: number): Promise<KeyObject>;
-  /** The HMAC key for blind indexes of this purpose. */
+  /** The HMAC key new blind indexes of this purpose are computed with (the current version's). */
   blindIndexKey(purpose: BlindIndexPurpose): Promise<KeyObject>;
   /**
    * HMAC-SHA256 of the password's UTF-8 bytes under the password pepper (NIST SP 800-63B), computed where the
@@ -69,6 +71,15 @@ export interface KeyProvider {
   pepperPassword(password: string): Promise<Buffer>;
   /** Makes a new version of this purpose's data key the current one for new writes; returns its number. */
   rotateDataKey(purpose: DataKeyPurpose): Promise<number>;
+  /**
+   * Every live version of this purpose's blind-index key, the current one first and then the others from
+   * newest to oldest. Like `currentDataKey`, it re-reads which versions exist once the last read is older than
+   * KEY_REFRESH_SECONDS, so that look-ups in every instance try a version another process has just added;
+   * with `reread`, it reads them now (lib/identity/email-uniqueness.ts needs every version that exists).
+   */
+  blindIndexKeys(purpose: BlindIndexPurpose, options?: BlindIndexKeysOptions): Promise<BlindIndexKeyVersions>;
+  /** Makes a new version of this purpose's blind-index key the current one for new writes; returns its number. */
+  rotateBlindIndexKey(purpose: BlindIndexPurpose): Promise<number>;
   /**
    * Wraps the random key of one database backup file (lib/backup) for storage in that file's header: with
    * PKCS#11 under the token's key-encryption key, inside the token, so that the backup is useless without the
@@ -93,6 +104,14 @@ export interface WrappedBackupKey {
   readonly keyLabel: string;
   readonly wrappedKey: string;
 }
+
+export interface BlindIndexKeysOptions {
+  /** Read which versions exist now rather than within KEY_REFRESH_SECONDS (costs a file read or a query). */
+  readonly reread?: boolean;
+}
+
+/** The live versions of one blind-index key: the current version first, then the older ones, newest first. */
+export type BlindIndexKeyVersions = readonly [VersionedDataKey, ...VersionedDataKey[]];
 
 /** Every key in this module is a 256-bit key: AES-256-GCM for data, HMAC-SHA256 for blind indexes. */
 export const keyLengthInBytes = 32;

@@ -13,7 +13,9 @@
  *       "mfa":  { "current": 1, "versions": { "1": "<base64, 32 bytes>" } },
  *       "memo": { "current": 1, "versions": { "1": "<base64, 32 bytes>" } }
  *     },
- *     "blindIndexKeys": { "email": "<base64, 32 bytes>" },
+ *     "blindIndexKeys": {
+ *       "email": { "current": 2, "versions": { "1": "<base64, 32 bytes>", "2": "<base64, 32 bytes>" } }
+ *     },
  *     "passwordPepper": "<base64, 32 bytes>",
  *     "backupKey": "<base64, 32 bytes>"
  *   }
@@ -23,6 +25,11 @@
  *   must exist in `versions`. Old versions stay in the file after a rotation so that existing ciphertexts,
  *   which carry their key version, still decrypt. Version labels are positive decimal integers without leading
  *   zeros, so that "1" and "01" cannot name two different keys.
+ * - `blindIndexKeys` have versions like data keys (`keys:rotate -- blind-index:email` adds one). Keyrings written
+ *   before blind-index rotation existed hold one bare key per purpose (`"email": "<base64>"`); that shape is
+ *   still accepted and read as version 1, current, so that every stored index computed with it keeps matching,
+ *   and the next write of the file (any rotation, or the pepper upgrade) stores it in the versioned shape with
+ *   the same key bytes. The format number stays 1 because old files remain readable as they are.
  * - `passwordPepper` is the HMAC-SHA256 key that every password goes through before argon2id (NIST SP 800-63B
  *   calls it a pepper; see lib/auth/password.ts). It has no versions: there is one pepper, and the stored
  *   hashes name the pepper version they were made with, so that a later rotation can add a second one.
@@ -92,9 +99,19 @@ const dataKeysSchema = z.strictObject({
   memo: dataKeyRingSchema,
 } satisfies Record<DataKeyPurpose, typeof dataKeyRingSchema>);
 
+/**
+ * A blind-index key ring, accepting the single-key shape of older keyrings as version 1 (see the format notes
+ * above). The conversion happens before validation, so both shapes go through exactly the same checks and
+ * the rest of the code only ever sees the versioned shape.
+ */
+const blindIndexKeyRingSchema = z.preprocess(
+  (value) => (typeof value === "string" ? { current: 1, versions: { "1": value } } : value),
+  dataKeyRingSchema,
+);
+
 const blindIndexKeysSchema = z.strictObject({
-  email: encodedKeySchema,
-} satisfies Record<BlindIndexPurpose, typeof encodedKeySchema>);
+  email: blindIndexKeyRingSchema,
+} satisfies Record<BlindIndexPurpose, typeof blindIndexKeyRingSchema>);
 
 
 const keyringFieldsBeforePepper = {
@@ -135,7 +152,7 @@ type KeysOfKeyring = Pick<KeyringFile, "dataKeys" | "blindIndexKeys" | "backupKe
 function allEncodedKeys(keyring: KeysOfKeyring): string[] {
   const encodedKeys: string[] = [];
   for (const purpose of dataKeyPurposes) encodedKeys.push(...Object.values(keyring.dataKeys[purpose].versions));
-  for (const purpose of blindIndexPurposes) encodedKeys.push(keyring.blindIndexKeys[purpose]);
+  for (const purpose of blindIndexPurposes) encodedKeys.push(...Object.values(keyring.blindIndexKeys[purpose].versions));
   // The pepper is compared with every other key too: a pepper equal to the email blind-index key, for example,
   // would make a password's pepper HMAC and an email's blind index the same function.
   if (keyring.passwordPepper !== undefined) encodedKeys.push(keyring.passwordPepper);
@@ -200,7 +217,7 @@ export function generateKeyring(): KeyringFile {
       mfa: { current: 1, versions: { "1": freshEncodedKey() } },
       memo: { current: 1, versions: { "1": freshEncodedKey() } },
     },
-    blindIndexKeys: { email: freshEncodedKey() },
+    blindIndexKeys: { email: { current: 1, versions: { "1": freshEncodedKey() } } },
     passwordPepper: freshEncodedKey(),
     backupKey: freshEncodedKey(),
   };
@@ -219,6 +236,24 @@ export function addDataKeyVersion(keyring: KeyringFile, purpose: DataKeyPurpose)
     ...keyring,
     dataKeys: {
       ...keyring.dataKeys,
+      [purpose]: { current: nextVersion, versions: { ...ring.versions, [String(nextVersion)]: freshEncodedKey() } },
+    },
+  };
+  return keyringFileSchema.parse(rotated);
+}
+
+/**
+ * Returns a copy of the keyring in which the blind-index purpose has a new random key that becomes current.
+ * Older versions are kept: stored indexes computed with them must keep matching until `keys:reindex` has
+ * recomputed them, and look-ups try every version meanwhile.
+ */
+export function addBlindIndexKeyVersion(keyring: KeyringFile, purpose: BlindIndexPurpose): KeyringFile {
+  const ring = keyring.blindIndexKeys[purpose];
+  const nextVersion = Math.max(...Object.keys(ring.versions).map(Number)) + 1;
+  const rotated: KeyringFile = {
+    ...keyring,
+    blindIndexKeys: {
+      ...keyring.blindIndexKeys,
       [purpose]: { current: nextVersion, versions: { ...ring.versions, [String(nextVersion)]: freshEncodedKey() } },
     },
   };

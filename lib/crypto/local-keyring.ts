@@ -13,6 +13,7 @@ import {
   dataKeyPurposes,
   isBlindIndexPurpose,
   isDataKeyPurpose,
+  type BlindIndexKeyVersions,
   type BlindIndexPurpose,
   type DataKeyPurpose,
   type KeyProvider,
@@ -20,9 +21,11 @@ import {
   type WrappedBackupKey,
 } from "@/lib/crypto/key-provider";
 import {
+  addBlindIndexKeyVersion,
   addDataKeyVersion,
   parseKeyringText,
   serialiseKeyring,
+  type DataKeyRing,
   type KeyringFile,
 } from "@/lib/crypto/keyring-format";
 import { withKeyringLock } from "@/lib/crypto/keyring-lock";
@@ -34,7 +37,8 @@ interface LoadedDataKeyRing {
 
 interface LoadedKeyring {
   readonly dataKeys: ReadonlyMap<DataKeyPurpose, LoadedDataKeyRing>;
-  readonly blindIndexKeys: ReadonlyMap<BlindIndexPurpose, KeyObject>;
+  /** Versioned exactly like data keys (older keyrings' single key is read as version 1). */
+  readonly blindIndexKeys: ReadonlyMap<BlindIndexPurpose, LoadedDataKeyRing>;
   readonly passwordPepper: KeyObject;
   /** Absent in keyrings written before encrypted backups; scripts/init-keyring.ts adds it. */
   readonly backupKey: KeyObject | undefined;
@@ -123,14 +127,35 @@ export function createLocalKeyring(filePath: string, options: LocalKeyringOption
     },
 
     async blindIndexKey(purpose) {
-      const keyring = await loaded();
-      const key = isBlindIndexPurpose(purpose) ? keyring.blindIndexKeys.get(purpose) : undefined;
-      if (key === undefined) {
-        throw new BankError("internal", {
-          internalMessage: `keyring ${filePath} has no blind-index key for purpose ${String(purpose)}`,
-        });
+      // The recently re-read keyring, as for data keys: a rotation made by another process must reach the
+      // indexes this instance writes within the refresh interval, which is what `keys:reindex` waits for.
+      return blindIndexKeyRing(await loadedWithRecentCurrentVersion(), purpose, filePath).current.key;
+    },
+
+    async blindIndexKeys(purpose, options) {
+      // A re-read starts a new load even if one is in flight: that one may have begun before the caller's
+      // lock was granted and so miss a version added meanwhile.
+      const keyring = options?.reread === true ? await load() : await loadedWithRecentCurrentVersion();
+      const ring = blindIndexKeyRing(keyring, purpose, filePath);
+      const older = [...ring.versions]
+        .filter(([version]) => version !== ring.current.version)
+        .sort(([first], [second]) => second - first)
+        .map(([version, key]) => ({ version, key }));
+      const versions: BlindIndexKeyVersions = [ring.current, ...older];
+      return versions;
+    },
+
+    async rotateBlindIndexKey(purpose) {
+      if (!isBlindIndexPurpose(purpose)) {
+        throw new BankError("internal", { internalMessage: `unknown blind-index purpose ${String(purpose)}` });
       }
-      return key;
+      const version = await rotateKeyringFile(filePath, {
+        add: (keyring) => addBlindIndexKeyVersion(keyring, purpose),
+        currentVersion: (keyring) => keyring.blindIndexKeys[purpose].current,
+      });
+      // As for data keys: this process indexes with the new version at once, others within the interval.
+      await load();
+      return version;
     },
 
     async pepperPassword(password) {
@@ -148,7 +173,10 @@ export function createLocalKeyring(filePath: string, options: LocalKeyringOption
       if (!isDataKeyPurpose(purpose)) {
         throw new BankError("internal", { internalMessage: `unknown data-key purpose ${String(purpose)}` });
       }
-      const version = await rotateKeyringFile(filePath, purpose);
+      const version = await rotateKeyringFile(filePath, {
+        add: (keyring) => addDataKeyVersion(keyring, purpose),
+        currentVersion: (keyring) => keyring.dataKeys[purpose].current,
+      });
       // This process writes with the new version from its very next encryption; other processes follow
       // within their refresh interval.
       await load();
@@ -245,13 +273,30 @@ function dataKeyRing(keyring: LoadedKeyring, purpose: DataKeyPurpose, filePath: 
   return ring;
 }
 
+function blindIndexKeyRing(keyring: LoadedKeyring, purpose: BlindIndexPurpose, filePath: string): LoadedDataKeyRing {
+  const ring = isBlindIndexPurpose(purpose) ? keyring.blindIndexKeys.get(purpose) : undefined;
+  if (ring === undefined) {
+    throw new BankError("internal", {
+      internalMessage: `keyring ${filePath} has no blind-index key for purpose ${String(purpose)}`,
+    });
+  }
+  return ring;
+}
+
 async function loadKeyring(filePath: string): Promise<LoadedKeyring> {
   const { text } = await readProtectedFile(filePath);
   return toKeyObjects(parseKeyringText(text, filePath));
 }
 
+/** One kind of rotation: how to add the new version, and where the new current version is read back. */
+interface KeyringRotation {
+  add(keyring: KeyringFile): KeyringFile;
+  currentVersion(keyring: KeyringFile): number;
+}
+
 /**
- * Adds a fresh version to `purpose` in the keyring file and makes it current; returns its number.
+ * Adds a fresh version of one key (a data key or a blind-index key) to the keyring file and makes it current;
+ * returns its number.
  *
  * - A lock file next to the keyring makes concurrent rotations (two operators, or `keys:rotate all` racing a
  *   second run) take turns: each reads the file only after the previous one has replaced it, so neither can
@@ -265,7 +310,7 @@ async function loadKeyring(filePath: string): Promise<LoadedKeyring> {
  * - A symbolic link at the configured path is followed and the file it points to is replaced, so that the
  *   link keeps working for the app.
  */
-async function rotateKeyringFile(filePath: string, purpose: DataKeyPurpose): Promise<number> {
+async function rotateKeyringFile(filePath: string, rotation: KeyringRotation): Promise<number> {
   let targetPath: string;
   try {
     targetPath = await realpath(filePath);
@@ -275,7 +320,7 @@ async function rotateKeyringFile(filePath: string, purpose: DataKeyPurpose): Pro
   return withKeyringLock(targetPath, async () => {
     const { text, permissionBits, ownerUserId, ownerGroupId } = await readProtectedFile(targetPath);
     const before = parseKeyringText(text, targetPath);
-    const after = addDataKeyVersion(before, purpose);
+    const after = rotation.add(before);
     assertKeepsEveryKey(before, after);
     const contents = serialiseKeyring(after);
 
@@ -309,7 +354,7 @@ async function rotateKeyringFile(filePath: string, purpose: DataKeyPurpose): Pro
       // replaces the old one.
       const written = parseKeyringText(await readFile(temporaryPath, "utf8"), temporaryPath);
       assertKeepsEveryKey(before, written);
-      if (written.dataKeys[purpose].current !== after.dataKeys[purpose].current) {
+      if (rotation.currentVersion(written) !== rotation.currentVersion(after)) {
         throw new BankError("internal", { internalMessage: `the rotated keyring did not read back as written; nothing was replaced` });
       }
       await rename(temporaryPath, targetPath);
@@ -318,7 +363,7 @@ async function rotateKeyringFile(filePath: string, purpose: DataKeyPurpose): Pro
     } finally {
       if (!renamed) await rm(temporaryPath, { force: true });
     }
-    return after.dataKeys[purpose].current;
+    return rotation.currentVersion(after);
   });
 }
 
@@ -333,11 +378,14 @@ function assertKeepsEveryKey(before: KeyringFile, after: KeyringFile): void {
       }
     }
   }
+  // Losing a blind-index version would make every stored index computed with it unfindable.
   for (const purpose of blindIndexPurposes) {
-    if (after.blindIndexKeys[purpose] !== before.blindIndexKeys[purpose]) {
-      throw new BankError("internal", {
-        internalMessage: `rotation would change the ${purpose} blind-index key; nothing was written`,
-      });
+    for (const [label, encoded] of Object.entries(before.blindIndexKeys[purpose].versions)) {
+      if (after.blindIndexKeys[purpose].versions[label] !== encoded) {
+        throw new BankError("internal", {
+          internalMessage: `rotation would lose or change ${purpose} blind-index key version ${label}; nothing was written`,
+        });
+      }
     }
   }
   // Losing the pepper would make every stored password hash unverifiable.
@@ -414,22 +462,10 @@ async function readProtectedFile(filePath: string): Promise<ProtectedFile> {
  */
 function toKeyObjects(keyring: KeyringFile): LoadedKeyring {
   const dataKeys = new Map<DataKeyPurpose, LoadedDataKeyRing>();
-  for (const purpose of dataKeyPurposes) {
-    const ring = keyring.dataKeys[purpose];
-    const versions = new Map<number, KeyObject>();
-    for (const [label, encoded] of Object.entries(ring.versions)) {
-      versions.set(Number(label), keyObjectFromBase64(encoded));
-    }
-    const currentKey = versions.get(ring.current);
-    // The schema already guarantees this; the check keeps a future schema change from failing silently.
-    if (currentKey === undefined) {
-      throw new BankError("internal", { internalMessage: `keyring has no key for the current ${purpose} version` });
-    }
-    dataKeys.set(purpose, { current: { version: ring.current, key: currentKey }, versions });
-  }
-  const blindIndexKeys = new Map<BlindIndexPurpose, KeyObject>();
+  for (const purpose of dataKeyPurposes) dataKeys.set(purpose, toLoadedRing(keyring.dataKeys[purpose], purpose));
+  const blindIndexKeys = new Map<BlindIndexPurpose, LoadedDataKeyRing>();
   for (const purpose of blindIndexPurposes) {
-    blindIndexKeys.set(purpose, keyObjectFromBase64(keyring.blindIndexKeys[purpose]));
+    blindIndexKeys.set(purpose, toLoadedRing(keyring.blindIndexKeys[purpose], `blind-index:${purpose}`));
   }
   return {
     dataKeys,
@@ -437,6 +473,19 @@ function toKeyObjects(keyring: KeyringFile): LoadedKeyring {
     passwordPepper: keyObjectFromBase64(keyring.passwordPepper),
     backupKey: keyring.backupKey === undefined ? undefined : keyObjectFromBase64(keyring.backupKey),
   };
+}
+
+function toLoadedRing(ring: DataKeyRing, description: string): LoadedDataKeyRing {
+  const versions = new Map<number, KeyObject>();
+  for (const [label, encoded] of Object.entries(ring.versions)) {
+    versions.set(Number(label), keyObjectFromBase64(encoded));
+  }
+  const currentKey = versions.get(ring.current);
+  // The schema already guarantees this; the check keeps a future schema change from failing silently.
+  if (currentKey === undefined) {
+    throw new BankError("internal", { internalMessage: `keyring has no key for the current ${description} version` });
+  }
+  return { current: { version: ring.current, key: currentKey }, versions };
 }
 
 function keyObjectFromBase64(encoded: string): KeyObject {

@@ -37,6 +37,7 @@ import {
   isBlindIndexPurpose,
   isDataKeyPurpose,
   keyLengthInBytes,
+  type BlindIndexKeyVersions,
   type KeyProvider,
   type VersionedDataKey,
 } from "@/lib/crypto/key-provider";
@@ -45,6 +46,7 @@ import {
   configuredDataKeyStore,
   storedKeyPurposes,
   type DataKeyStore,
+  type StoredKeyPurpose,
   type StoredDataKey,
 } from "@/lib/crypto/data-key-store";
 import {
@@ -341,6 +343,30 @@ export function createPkcs11Provider(options: Pkcs11ProviderOptions): Pkcs11KeyP
     return reload();
   }
 
+  /**
+   * Adds the next version of a stored purpose (a data key or a blind-index key), wrapped in the token, and
+   * makes it current; returns its number.
+   */
+  async function rotateStoredPurpose(purpose: StoredKeyPurpose): Promise<number> {
+    // Loading first makes sure version 1 exists, so the new version is never mistaken for the first.
+    await keysForReading();
+    const rawKey = randomBytes(keyLengthInBytes);
+    let version: number;
+    try {
+      version = await openedStore().insertNextVersion(purpose, (next) => wrapNewKey(purpose, next, rawKey));
+    } catch (cause) {
+      if (cause instanceof BankError) throw cause;
+      throw new BankError("unavailable", { internalMessage: `storing a new ${purpose} data key failed`, cause });
+    } finally {
+      rawKey.fill(0);
+    }
+    // The new row is unwrapped back rather than taken from rawKey, which proves that it unwraps before
+    // anything is encrypted or indexed with it. (Should a concurrent rotation have gone further, new writes
+    // use that later version, which is equally correct.)
+    await reload();
+    return version;
+  }
+
   function currentOf(keys: LoadedKeys, purpose: string): VersionedDataKey {
     const current = keys.current.get(purpose);
     if (current === undefined) throw new BankError("internal", { internalMessage: `no current ${purpose} data key` });
@@ -376,9 +402,40 @@ export function createPkcs11Provider(options: Pkcs11ProviderOptions): Pkcs11KeyP
       if (!isBlindIndexPurpose(purpose)) {
         throw new BankError("internal", { internalMessage: `unknown blind-index purpose ${String(purpose)}` });
       }
-      // Blind indexes carry no version, so the current key is used; rotating one means recomputing its index
-      // column first (a separate procedure), which is why rotateDataKey does not accept these purposes.
       return currentOf(await keysForWriting(), blindIndexStoragePurpose(purpose)).key;
+    },
+
+    async blindIndexKeys(purpose, options) {
+      if (!isBlindIndexPurpose(purpose)) {
+        throw new BankError("internal", { internalMessage: `unknown blind-index purpose ${String(purpose)}` });
+      }
+      // Re-read on the same rule as the current data key, so that look-ups try a version another instance
+      // has just added within KEY_REFRESH_SECONDS (the wait `keys:reindex` observes before it starts). With
+      // `reread`, data_keys is read now, by a load that starts after this call (one already in flight may
+      // have begun before the caller's lock was granted). PGlite is never re-read: no other process can add
+      // a version to a database only this process can open.
+      let keys: LoadedKeys;
+      if (options?.reread === true && !openedStore().sharesConnectionWithCallers) {
+        await loading?.catch(() => undefined);
+        keys = await reload();
+      } else {
+        keys = await keysForWriting();
+      }
+      const storagePurpose = blindIndexStoragePurpose(purpose);
+      const current = currentOf(keys, storagePurpose);
+      const older = [...(keys.versions.get(storagePurpose) ?? new Map<number, KeyObject>())]
+        .filter(([version]) => version !== current.version)
+        .sort(([first], [second]) => second - first)
+        .map(([version, key]) => ({ version, key }));
+      const versions: BlindIndexKeyVersions = [current, ...older];
+      return versions;
+    },
+
+    async rotateBlindIndexKey(purpose) {
+      if (!isBlindIndexPurpose(purpose)) {
+        throw new BankError("internal", { internalMessage: `unknown blind-index purpose ${String(purpose)}` });
+      }
+      return rotateStoredPurpose(blindIndexStoragePurpose(purpose));
     },
 
     async pepperPassword(password) {
@@ -398,23 +455,7 @@ export function createPkcs11Provider(options: Pkcs11ProviderOptions): Pkcs11KeyP
       if (!isDataKeyPurpose(purpose)) {
         throw new BankError("internal", { internalMessage: `unknown data-key purpose ${String(purpose)}` });
       }
-      // Loading first makes sure version 1 exists, so the new version is never mistaken for the first.
-      await keysForReading();
-      const rawKey = randomBytes(keyLengthInBytes);
-      let version: number;
-      try {
-        version = await openedStore().insertNextVersion(purpose, (next) => wrapNewKey(purpose, next, rawKey));
-      } catch (cause) {
-        if (cause instanceof BankError) throw cause;
-        throw new BankError("unavailable", { internalMessage: `storing a new ${purpose} data key failed`, cause });
-      } finally {
-        rawKey.fill(0);
-      }
-      // The new row is unwrapped back rather than taken from rawKey, which proves that it unwraps before
-      // anything is encrypted with it. (Should a concurrent rotation have gone further, new writes use that
-      // later version, which is equally correct.)
-      await reload();
-      return version;
+      return rotateStoredPurpose(purpose);
     },
 
     async wrapBackupKey(fileKey) {

@@ -1,13 +1,13 @@
 import "server-only";
 import crypto from "node:crypto";
-import { and, desc, eq, isNull } from "drizzle-orm";
+import { and, desc, eq, inArray, isNull } from "drizzle-orm";
 import { database } from "@/db/client";
 import { sessions, signInEvents, users, userTokens } from "@/db/schema";
 import type { SessionActor } from "@/lib/auth/session";
 import { recordAuditEvent } from "@/lib/audit/record-audit-event";
 import { hashPassword, verifyPassword } from "@/lib/auth/password";
 import { revokeOtherSessions } from "@/lib/auth/sessions";
-import { blindIndex, decryptField, encryptField, normaliseEmail } from "@/lib/crypto";
+import { blindIndex, blindIndexLookup, decryptField, encryptField, normaliseEmail } from "@/lib/crypto";
 import { env } from "@/lib/env";
 import { BankError } from "@/lib/errors";
 import { assertPasswordAcceptable } from "@/lib/identity/password-acceptance";
@@ -88,12 +88,15 @@ export async function requestEmailChange(
   if (!(await verifyPassword(user.passwordHash, input.currentPassword))) throw wrongCurrentPassword();
   const newEmail = normaliseEmail(input.newEmail);
   const newEmailIndex = await blindIndex("email", newEmail);
+  // Whether the address is taken is asked under every live blind-index version (rows not yet reindexed after
+  // a rotation); the confirmation checks again under the address lock (email-uniqueness.ts).
+  const newEmailIndexes = await blindIndexLookup("email", newEmail);
   await database().transaction(async (tx) => {
     const oldEmail = await decryptField(user.emailCiphertext, { table: "users", column: "email", rowId: user.id });
     const [taken] = await tx
       .select({ id: users.id })
       .from(users)
-      .where(eq(users.emailBlindIndex, newEmailIndex))
+      .where(inArray(users.emailBlindIndex, newEmailIndexes))
       .limit(1);
     await recordAuditEvent(tx, {
       actorId: actor.userId,

@@ -8,6 +8,7 @@ import { openCheckingAccount } from "@/lib/accounts/open-account";
 import { decryptField, encryptField } from "@/lib/crypto";
 import { isUniqueViolation } from "@/lib/database-errors";
 import { BankError } from "@/lib/errors";
+import { claimEmailAddress } from "@/lib/identity/email-uniqueness";
 import { hashToken, tokenPattern } from "@/lib/identity/tokens";
 import { enqueueEmail } from "@/lib/mail/outbox";
 import { scheduleEmailDelivery } from "@/lib/mail/schedule-delivery";
@@ -89,6 +90,20 @@ async function applyEmailChange(
   if (claimed.purpose !== "email_change" || !claimed.newEmailCiphertext || !claimed.newEmailBlindIndex) {
     throw invalidLink();
   }
+  const newEmail = await decryptField(claimed.newEmailCiphertext, {
+    table: "user_tokens",
+    column: "new_email",
+    rowId: claimed.id,
+  });
+  // The index is computed again now rather than copied from the token: the token's may be under a key version
+  // that was current when the change was requested. The address lock is taken before the user's row lock,
+  // in the same order as registration (lock, then rows), so that the two cannot deadlock.
+  const claim = await claimEmailAddress(tx, newEmail);
+  if (claim.holders.some((holder) => holder.id !== claimed.userId)) {
+    // The new address was taken by another account between the request and the confirmation, perhaps under
+    // another blind-index version, where the unique constraint could not see it.
+    throw new BankError("conflict", { userMessage: "That email address can no longer be used." });
+  }
   const [user] = await tx
     .select({ id: users.id, emailCiphertext: users.emailCiphertext })
     .from(users)
@@ -97,16 +112,11 @@ async function applyEmailChange(
     .limit(1);
   if (!user) throw invalidLink();
   const oldEmail = await decryptField(user.emailCiphertext, { table: "users", column: "email", rowId: user.id });
-  const newEmail = await decryptField(claimed.newEmailCiphertext, {
-    table: "user_tokens",
-    column: "new_email",
-    rowId: claimed.id,
-  });
   await tx
     .update(users)
     .set({
       emailCiphertext: await encryptField(newEmail, { table: "users", column: "email", rowId: user.id }),
-      emailBlindIndex: claimed.newEmailBlindIndex,
+      emailBlindIndex: claim.index,
       emailVerifiedAt: new Date(),
     })
     .where(eq(users.id, user.id));

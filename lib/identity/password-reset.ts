@@ -1,13 +1,13 @@
 import "server-only";
 import crypto from "node:crypto";
-import { and, eq, gt, isNull, isNotNull } from "drizzle-orm";
+import { and, eq, gt, inArray, isNull, isNotNull } from "drizzle-orm";
 import { database } from "@/db/client";
 import { users, userTokens } from "@/db/schema";
 import type { RequestContext } from "@/lib/auth/actor";
 import { recordAuditEvent } from "@/lib/audit/record-audit-event";
 import { hashPassword } from "@/lib/auth/password";
 import { revokeAllSessions } from "@/lib/auth/sessions";
-import { blindIndex, decryptField, normaliseEmail } from "@/lib/crypto";
+import { blindIndexLookup, decryptField, normaliseEmail } from "@/lib/crypto";
 import { env } from "@/lib/env";
 import { BankError } from "@/lib/errors";
 import { assertPasswordAcceptable } from "@/lib/identity/password-acceptance";
@@ -22,12 +22,13 @@ import { scheduleEmailDelivery } from "@/lib/mail/schedule-delivery";
  */
 export async function requestPasswordReset(email: string, context: RequestContext): Promise<void> {
   const configuration = env();
-  const emailIndex = await blindIndex("email", normaliseEmail(email));
+  // Every live blind-index version, so that an account not yet reindexed after a rotation is found.
+  const emailIndexes = await blindIndexLookup("email", normaliseEmail(email));
   await database().transaction(async (tx) => {
     const [user] = await tx
       .select({ id: users.id, role: users.role, emailCiphertext: users.emailCiphertext })
       .from(users)
-      .where(and(eq(users.emailBlindIndex, emailIndex), isNotNull(users.emailVerifiedAt)))
+      .where(and(inArray(users.emailBlindIndex, emailIndexes), isNotNull(users.emailVerifiedAt)))
       .limit(1);
     if (!user) return;
     await tx

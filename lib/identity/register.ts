@@ -6,9 +6,10 @@ import { users, userTokens } from "@/db/schema";
 import type { RequestContext } from "@/lib/auth/actor";
 import { recordAuditEvent } from "@/lib/audit/record-audit-event";
 import { hashPassword } from "@/lib/auth/password";
-import { blindIndex, decryptField, encryptField, normaliseEmail } from "@/lib/crypto";
+import { decryptField, encryptField, normaliseEmail } from "@/lib/crypto";
 import { isUniqueViolation } from "@/lib/database-errors";
 import { env } from "@/lib/env";
+import { claimEmailAddress } from "@/lib/identity/email-uniqueness";
 import { issueToken } from "@/lib/identity/tokens";
 import { enqueueEmail } from "@/lib/mail/outbox";
 import { scheduleEmailDelivery } from "@/lib/mail/schedule-delivery";
@@ -32,32 +33,30 @@ export interface RegistrationDetails {
  *   registered it never proved they own the address, and keeping it would let an attacker pre-register a
  *   victim's address with a password of the attacker's choosing.
  * The password is hashed before the address is looked up, so that every path costs the same argon2 time.
+ * The address is claimed through email-uniqueness.ts, which finds it under every live blind-index key version
+ * and keeps two registrations for one address from both succeeding while versions are mixed.
  */
 export async function registerCustomerAccount(details: RegistrationDetails, context: RequestContext): Promise<void> {
   const passwordHash = await hashPassword(details.password);
   const normalisedEmail = normaliseEmail(details.email);
-  const emailIndex = await blindIndex("email", normalisedEmail);
   try {
     await database().transaction(async (tx) => {
-      const [existing] = await tx
-        .select({ id: users.id, emailVerifiedAt: users.emailVerifiedAt, emailCiphertext: users.emailCiphertext })
-        .from(users)
-        .where(eq(users.emailBlindIndex, emailIndex))
-        .for("update")
-        .limit(1);
-      if (existing?.emailVerifiedAt) {
-        await notifyExistingOwner(tx, existing.id, existing.emailCiphertext, context);
+      const { index: emailIndex, holders } = await claimEmailAddress(tx, normalisedEmail);
+      const verifiedHolder = holders.find((holder) => holder.emailVerifiedAt !== null);
+      if (verifiedHolder) {
+        await notifyExistingOwner(tx, verifiedHolder.id, verifiedHolder.emailCiphertext, context);
         return;
       }
-      if (existing) {
+      for (const unverified of holders) {
         // Deleting the user also deletes its unused verification tokens (ON DELETE CASCADE).
-        await tx.delete(users).where(and(eq(users.id, existing.id), isNull(users.emailVerifiedAt)));
+        await tx.delete(users).where(and(eq(users.id, unverified.id), isNull(users.emailVerifiedAt)));
       }
       await createUnverifiedCustomer(tx, { ...details, normalisedEmail, emailIndex, passwordHash }, context);
     });
   } catch (error) {
-    // Two registrations for one new address at the same moment: the unique blind index lets one win. The
-    // loser's answer is the same sentence, and the winner's verification email is on its way.
+    // The address lock makes two registrations for one new address take turns, and the second finds the
+    // first's; the unique blind index stays as a second line. Should it refuse one, the loser's answer is the
+    // same sentence, and the winner's verification email is on its way.
     if (!isUniqueViolation(error)) throw error;
   }
   scheduleEmailDelivery();

@@ -173,7 +173,7 @@ describe("data keys", () => {
     expect(await cipher.decryptField(memo, context, "memo")).toBe("rent for March");
     plaintexts.set(ciphertext, "Alice Example");
     const index = await cipher.blindIndex("email", "Alice@Example.com");
-    expect(index).toMatch(/^[0-9a-f]{64}$/);
+    expect(index).toMatch(/^v1:[0-9a-f]{64}$/);
     expect(await cipher.blindIndex("email", " alice@example.com ")).toBe(index);
   });
 

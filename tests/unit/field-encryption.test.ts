@@ -339,13 +339,13 @@ describe("local keyring file", () => {
       "a key reused across purposes",
       (keyring) => ({ ...keyring, blindIndexKeys: { email: keyring.dataKeys.pii.versions["1"] } }),
     ],
-    ["a pepper equal to the blind-index key", (keyring) => ({ ...keyring, passwordPepper: keyring.blindIndexKeys.email })],
+    ["a pepper equal to the blind-index key", (keyring) => ({ ...keyring, passwordPepper: keyring.blindIndexKeys.email.versions["1"] })],
     ["a pepper equal to a data key", (keyring) => ({ ...keyring, passwordPepper: keyring.dataKeys.mfa.versions["1"] })],
     ["a pepper that is not 32 bytes", (keyring) => ({ ...keyring, passwordPepper: Buffer.alloc(16, 3).toString("base64") })],
     ["a pepper that is not a string", (keyring) => ({ ...keyring, passwordPepper: { "1": keyring.passwordPepper } })],
     [
-      "a character outside base64",
-      (keyring) => ({ ...keyring, blindIndexKeys: { email: keyring.blindIndexKeys.email.replace(/^./, "*") } }),
+      "a character outside base64 (in the older single-key shape of a blind-index key)",
+      (keyring) => ({ ...keyring, blindIndexKeys: { email: String(keyring.blindIndexKeys.email.versions["1"]).replace(/^./, "*") } }),
     ],
   ])("rejects a keyring with %s", async (_label, change) => {
     const filePath = rawKeyringFile(JSON.stringify(change(generateKeyring())));
@@ -370,7 +370,7 @@ describe("local keyring file", () => {
     // Every generated key is distinct, the pepper included.
     const keys = [
       ...Object.values(keyring.dataKeys).flatMap((ring) => Object.values(ring.versions)),
-      keyring.blindIndexKeys.email,
+      ...Object.values(keyring.blindIndexKeys.email.versions),
       keyring.passwordPepper,
     ];
     expect(keys.every((key) => Buffer.from(key, "base64").length === 32)).toBe(true);
@@ -412,7 +412,7 @@ describe("password pepper of the local keyring", () => {
     const password = "alice@example.com";
     const peppered = await first.pepperPassword(password);
     expect(peppered.equals(await second.pepperPassword(password))).toBe(false);
-    const underBlindIndexKey = createHmac("sha256", Buffer.from(keyring.blindIndexKeys.email, "base64")).update(password, "utf8").digest();
+    const underBlindIndexKey = createHmac("sha256", Buffer.from(String(keyring.blindIndexKeys.email.versions["1"]), "base64")).update(password, "utf8").digest();
     expect(peppered.equals(underBlindIndexKey)).toBe(false);
   });
 
@@ -423,13 +423,13 @@ describe("password pepper of the local keyring", () => {
 });
 
 describe("blind index", () => {
-  it("is deterministic, keyed and lower-case hex", async () => {
+  it("is deterministic, keyed and lower-case hex, prefixed with its key version", async () => {
     const cipher = await cipherFor();
     const first = await cipher.blindIndex("email", "alice@example.com");
-    expect(first).toMatch(/^[0-9a-f]{64}$/);
+    expect(first).toMatch(/^v1:[0-9a-f]{64}$/);
     expect(await cipher.blindIndex("email", "alice@example.com")).toBe(first);
     // It is not a plain (unkeyed) hash that anyone holding the database could recompute.
-    expect(first).not.toBe(createHash("sha256").update("alice@example.com").digest("hex"));
+    expect(first).not.toBe(`v1:${createHash("sha256").update("alice@example.com").digest("hex")}`);
     expect(await cipher.blindIndex("email", "bob@example.com")).not.toBe(first);
   });
 
