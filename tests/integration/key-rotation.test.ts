@@ -320,14 +320,16 @@ describe.skipIf(!onPostgres)("the commands (PostgreSQL)", () => {
     const { keyringPath, databaseName } = environment();
     if (!databaseName) throw new Error("postgres only");
     // The test's own environment already names this file's database and keyring; only the interval differs.
-    const commandEnvironment: NodeJS.ProcessEnv = { ...process.env, KEY_REFRESH_SECONDS: "2", KEYRING_PATH: keyringPath };
+    // Six seconds, not fewer: on a loaded 2-core machine tsx alone needs about three seconds to start
+    // keys:reencrypt, and the wait this test looks for must not have run out before the command begins.
+    const commandEnvironment: NodeJS.ProcessEnv = { ...process.env, KEY_REFRESH_SECONDS: "6", KEYRING_PATH: keyringPath };
     const tsx = ["--conditions=react-server", "--import", "tsx"];
     const rotated = await run(process.execPath, [...tsx, "scripts/keys-rotate.ts", "all"], { env: commandEnvironment });
     expect(rotated.stdout).toMatch(/pii: version \d+ is now the current data key/);
     const reencrypted = await run(process.execPath, [...tsx, "scripts/keys-reencrypt.ts", "--batch-size", "4"], {
       env: commandEnvironment,
     });
-    expect(reencrypted.stderr).toMatch(/Waiting [\d.]+ s more \(KEY_REFRESH_SECONDS=2\)/);
+    expect(reencrypted.stderr).toMatch(/Waiting [\d.]+ s more \(KEY_REFRESH_SECONDS=6\)/);
     expect(reencrypted.stderr).toMatch(/transfers\.memo_ciphertext \[#+\] \d+\/\d+ 100%/);
     expect(reencrypted.stdout).toBe("No row uses an old key version.\n");
     // Two operators rotating at the same moment from two processes: each gets its own version, none is lost.
