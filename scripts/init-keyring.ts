@@ -9,8 +9,8 @@
  * is the normal case and exits successfully.
  *
  * A keyring written before the password pepper existed is upgraded in place: a fresh pepper is added and
- * every other key is kept as it was (lib/crypto/keyring-upgrade.ts). A keyring that already has a pepper is
- * left untouched, so running this again changes nothing.
+ * every other key is kept as it was (lib/crypto/keyring-upgrade.ts); so is one written before the audit chain's
+ * checkpoint key existed. A keyring that has both is left untouched, so running this again changes nothing.
  *
  * This script runs under plain `tsx`, without the `react-server` condition, so it must not import anything
  * that starts with `import "server-only"` (that import throws outside a server build). It relies only on
@@ -35,8 +35,11 @@ async function main(argumentsAfterScript: readonly string[]): Promise<number> {
     process.stdout.write(`keyring created with fresh keys (mode 0600): ${keyringPath}\n`);
     return 0;
   }
-  if ((await addPasswordPepperIfMissing(keyringPath)) === "pepper-added") {
+  const upgrade = await addPasswordPepperIfMissing(keyringPath);
+  if (upgrade === "pepper-added") {
     process.stdout.write(`keyring upgraded: password pepper added, other keys kept (mode 0600): ${keyringPath}\n`);
+  } else if (upgrade === "audit-checkpoint-key-added") {
+    process.stdout.write(`keyring upgraded: audit checkpoint key added, other keys kept (mode 0600): ${keyringPath}\n`);
   } else {
     process.stdout.write(`keyring exists, left as is: ${keyringPath}\n`);
   }

@@ -127,3 +127,17 @@ export async function checkKeysAvailable(): Promise<void> {
   await keyProvider().currentDataKey("pii");
 }
 
+/**
+ * HMAC-SHA256 of an audit checkpoint message (lib/audit/audit-chain-encoding.ts) under the audit-checkpoint
+ * key, computed where that key lives (inside the token for PKCS#11). The sealer signs the chain head with it
+ * and `audit:verify` recomputes it; like the pepper, a result that is not a full digest is refused here.
+ */
+export async function signAuditCheckpoint(message: Buffer): Promise<Buffer> {
+  const signature = await keyProvider().signAuditCheckpoint(message);
+  if (!Buffer.isBuffer(signature) || signature.length !== keyLengthInBytes) {
+    throw new BankError("internal", {
+      internalMessage: `key provider returned an audit checkpoint signature that is not ${keyLengthInBytes} bytes`,
+    });
+  }
+  return signature;
+}

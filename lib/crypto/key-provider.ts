@@ -69,6 +69,12 @@ export interface KeyProvider {
   pepperPassword(password: string): Promise<Buffer>;
   /** Makes a new version of this purpose's data key the current one for new writes; returns its number. */
   rotateDataKey(purpose: DataKeyPurpose): Promise<number>;
+  /**
+   * HMAC-SHA256 of an audit checkpoint message under the audit-checkpoint key (lib/audit): a non-extractable
+   * HMAC key used inside the token for PKCS#11, a keyring entry for the local provider. Checkpoints signed with
+   * it make a consistently rewritten audit chain detectable.
+   */
+  signAuditCheckpoint(message: Buffer): Promise<Buffer>;
 }
 
 /** Every key in this module is a 256-bit key: AES-256-GCM for data, HMAC-SHA256 for blind indexes. */

@@ -35,6 +35,7 @@ interface LoadedKeyring {
   readonly dataKeys: ReadonlyMap<DataKeyPurpose, LoadedDataKeyRing>;
   readonly blindIndexKeys: ReadonlyMap<BlindIndexPurpose, KeyObject>;
   readonly passwordPepper: KeyObject;
+  readonly auditCheckpointKey: KeyObject;
 }
 
 /** Any of these permission bits would let a user other than the file's owner read or change the keys. */
@@ -151,6 +152,12 @@ export function createLocalKeyring(filePath: string, options: LocalKeyringOption
       await load();
       return version;
     },
+
+    async signAuditCheckpoint(message) {
+      if (!Buffer.isBuffer(message)) throw new TypeError("the audit checkpoint message must be a Buffer");
+      const { auditCheckpointKey } = await loaded();
+      return createHmac("sha256", auditCheckpointKey).update(message).digest();
+    },
   };
 }
 
@@ -265,6 +272,10 @@ function assertKeepsEveryKey(before: KeyringFile, after: KeyringFile): void {
   if (after.passwordPepper !== before.passwordPepper) {
     throw new BankError("internal", { internalMessage: "rotation would change the password pepper; nothing was written" });
   }
+  // Losing the audit checkpoint key would make every stored checkpoint unverifiable.
+  if (after.auditCheckpointKey !== before.auditCheckpointKey) {
+    throw new BankError("internal", { internalMessage: "rotation would change the audit checkpoint key; nothing was written" });
+  }
 }
 
 async function syncDirectory(directory: string): Promise<void> {
@@ -348,7 +359,12 @@ function toKeyObjects(keyring: KeyringFile): LoadedKeyring {
   for (const purpose of blindIndexPurposes) {
     blindIndexKeys.set(purpose, keyObjectFromBase64(keyring.blindIndexKeys[purpose]));
   }
-  return { dataKeys, blindIndexKeys, passwordPepper: keyObjectFromBase64(keyring.passwordPepper) };
+  return {
+    dataKeys,
+    blindIndexKeys,
+    passwordPepper: keyObjectFromBase64(keyring.passwordPepper),
+    auditCheckpointKey: keyObjectFromBase64(keyring.auditCheckpointKey),
+  };
 }
 
 function keyObjectFromBase64(encoded: string): KeyObject {
