@@ -92,11 +92,13 @@ export async function verifyAuditChain(
   );
   let nextCheckpoint = 0;
 
-  // Events newer than the head are counted in the answer whatever the outcome.
-  const unsealedEventsAfter = async (headSequence: bigint): Promise<number> => {
+  // Events newer than the stored head link are counted in the answer whatever the outcome (a break found
+  // earlier in the chain does not make later sealed events "unsealed").
+  const unsealedEvents = async (): Promise<number> => {
     const [row] = await executeRows<{ count: string }>(
       db,
-      sql`SELECT count(*)::text AS count FROM audit_events WHERE sequence > ${headSequence.toString()}::bigint`,
+      sql`SELECT count(*)::text AS count FROM audit_events
+           WHERE sequence > coalesce((SELECT sequence FROM audit_chain_links ORDER BY chain_position DESC LIMIT 1), 0)`,
     );
     return Number(row?.count ?? 0);
   };
@@ -104,7 +106,6 @@ export async function verifyAuditChain(
     problem: AuditChainProblem,
     position: bigint,
     sequence: string | null,
-    headSequence: bigint,
     message: string,
     checkpointId: string | null = null,
   ): Promise<AuditChainVerification> => ({
@@ -114,7 +115,7 @@ export async function verifyAuditChain(
     sequence,
     checkpointId,
     message,
-    unsealedEvents: await unsealedEventsAfter(headSequence),
+    unsealedEvents: await unsealedEvents(),
   });
 
   let previousHash = genesisHash;
@@ -138,20 +139,20 @@ export async function verifyAuditChain(
       const position = BigInt(row.linkPosition);
       const sequence = BigInt(row.linkSequence);
       if (position !== expectedPosition) {
-        return failure("link_missing", expectedPosition, null, previousSequence,
+        return failure("link_missing", expectedPosition, null,
           `the chain has no link at position ${expectedPosition} (the next link is at ${position})`);
       }
       if (row.linkPreviousHash !== previousHash || sequence <= previousSequence) {
-        return failure("link_broken", position, row.linkSequence, previousSequence,
+        return failure("link_broken", position, row.linkSequence,
           `the link at position ${position} (sequence ${sequence}) does not follow the link before it`);
       }
       if (!row.eventPresent) {
-        return failure("event_deleted", position, row.linkSequence, previousSequence,
+        return failure("event_deleted", position, row.linkSequence,
           `the event with sequence ${sequence}, sealed at position ${position}, has been deleted`);
       }
       const recomputed = chainLinkHash(previousHash, position, row as unknown as CanonicalAuditEvent);
       if (recomputed !== row.linkHash) {
-        return failure("event_altered", position, row.linkSequence, previousSequence,
+        return failure("event_altered", position, row.linkSequence,
           `the event with sequence ${sequence}, sealed at position ${position}, has been altered`);
       }
       // Checkpoints at this position are checked against the recomputed hash, in chain order, so that the
@@ -163,11 +164,11 @@ export async function verifyAuditChain(
         const expected = await sign(checkpointMessage(position, checkpoint.hash, new Date(Number(checkpoint.createdAtMilliseconds))));
         const stored = Buffer.from(checkpoint.signature, "hex");
         if (stored.length !== expected.length || !timingSafeEqual(stored, expected)) {
-          return failure("checkpoint_bad_signature", position, row.linkSequence, previousSequence,
+          return failure("checkpoint_bad_signature", position, row.linkSequence,
             `checkpoint ${checkpoint.id} at position ${position} does not carry a valid signature`, checkpoint.id);
         }
         if (checkpoint.hash !== recomputed) {
-          return failure("checkpoint_mismatch", position, row.linkSequence, previousSequence,
+          return failure("checkpoint_mismatch", position, row.linkSequence,
             `checkpoint ${checkpoint.id} at position ${position} does not match the chain: history up to ` +
               `sequence ${sequence} has been rewritten`, checkpoint.id);
         }
@@ -183,7 +184,7 @@ export async function verifyAuditChain(
   const headPosition = expectedPosition - 1n;
   const beyond = checkpoints[nextCheckpoint];
   if (beyond !== undefined) {
-    return failure("checkpoint_beyond_head", BigInt(beyond.position), null, previousSequence,
+    return failure("checkpoint_beyond_head", BigInt(beyond.position), null,
       `checkpoint ${beyond.id} names position ${beyond.position}, but the chain ends at ${headPosition}: links were removed`,
       beyond.id);
   }
@@ -202,7 +203,7 @@ export async function verifyAuditChain(
       sql`SELECT max(chain_position)::text AS position FROM audit_chain_links WHERE sequence < ${unlinked.sequence}::bigint`,
     );
     const position = (before?.position ? BigInt(before.position) : 0n) + 1n;
-    return failure("event_not_in_chain", position, unlinked.sequence, previousSequence,
+    return failure("event_not_in_chain", position, unlinked.sequence,
       `the event with sequence ${unlinked.sequence} lies inside the sealed history but is not in the chain`);
   }
 
@@ -211,6 +212,6 @@ export async function verifyAuditChain(
     sealedEvents: Number(headPosition),
     headHash: headPosition === 0n ? null : previousHash,
     checkpointsVerified,
-    unsealedEvents: await unsealedEventsAfter(previousSequence),
+    unsealedEvents: await unsealedEvents(),
   };
 }
