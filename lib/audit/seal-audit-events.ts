@@ -24,16 +24,29 @@ import { signAuditCheckpoint } from "@/lib/crypto";
  * How it is solved: every writer takes its transaction id before it draws a sequence value (see
  * record-audit-event.ts and the ledger's SQL functions). The sealer then
  *   1. reads the sequence's last handed-out value L,
- *   2. THEN takes a snapshot S (a separate statement, so S is newer than the read of L),
- *   3. waits, by polling, until the oldest transaction still running is newer than everything S knew about
- *      (`pg_snapshot_xmin(pg_current_snapshot()) >= pg_snapshot_xmax(S)`).
- * Any transaction holding a value <= L drew it before step 1, so it already had its id, an id older than
- * xmax(S); after step 3 every such transaction has committed or rolled back. Every sequence <= L is final:
- * an event that is not visible now never will be, so the gap is permanent, and the visible ones are sealed
- * in order after the current head. Polling reads only; writers are never blocked, and the sealer's own
- * transaction has no transaction id while it waits (advisory locks and reads do not assign one), so it does
- * not hold the horizon back itself. The sequence must keep CACHE 1 (drizzle/0000): with a cache a session
- * could hand out a pre-allocated value <= L later, under a new transaction id.
+ *   2. THEN takes a transaction id X of its own in a separate, immediately committed statement
+ *      (`SELECT pg_current_xact_id()`); transaction ids are handed out in increasing order, so X is larger
+ *      than the id of every transaction that drew a value <= L (each had its id before drawing, and drew
+ *      before step 1),
+ *   3. waits, by polling, until the oldest transaction still running is newer than X
+ *      (`pg_snapshot_xmin(pg_current_snapshot()) > X`): every transaction that may hold a value <= L has
+ *      then committed or rolled back.
+ * Every sequence <= L is now final: an event that is not visible now never will be, so its gap is permanent,
+ * and the visible ones are sealed in order after the current head.
+ *
+ * Why not the simpler "wait until xmin >= xmax of a snapshot taken after step 1": a snapshot's xmax is the
+ * latest COMPLETED transaction id + 1, not the next id to be handed out. A writer whose id is above every
+ * completed one is running but is neither in the snapshot's list nor below its xmax, and that wait ends
+ * while it still holds its sequence value. The concurrency test (20 writers, two sealers) caught exactly
+ * this: one committed event was left behind the head. X is a true upper bound; it costs one transaction id
+ * per run (one every couple of seconds).
+ *
+ * Polling reads only; writers are never blocked, and the sealer's own transaction has no transaction id while
+ * it waits (advisory locks and reads do not assign one), so it does not hold the horizon back itself. Note
+ * the horizon is the whole server's: a long transaction in any database of the same PostgreSQL server delays
+ * sealing (never writers) until it ends; the app's timer logs a warning when a run gives up waiting. The
+ * sequence must keep CACHE 1 (drizzle/0000): with a cache a session could hand out a pre-allocated value
+ * <= L later, under a new transaction id.
  *
  * One sealer at a time: the whole run holds a transaction-level advisory lock, and a second sealer (another
  * app instance, `npm run audit:seal`) returns "busy" at once instead of queueing. The head is read under that
@@ -41,8 +54,8 @@ import { signAuditCheckpoint } from "@/lib/crypto";
  * impossible to store.
  *
  * PGlite (one connection, transactions strictly one after another): while the sealer's transaction holds the
- * connection no other transaction can be open, so the condition of step 3 is already true at its first poll
- * and the wait cannot deadlock. The sealer must not be called from inside another transaction there.
+ * connection no other transaction can be open (and X's statement has committed), so the condition of step 3
+ * is already true at its first poll and the wait cannot deadlock. The sealer must not be called from inside another transaction there.
  */
 
 // An arbitrary constant that names the sealer's advisory lock; nothing else in the bank uses advisory locks.
@@ -93,6 +106,19 @@ export async function sealAuditEvents(db: Database, options: SealOptions = {}): 
   const waitTimeoutMilliseconds = options.waitTimeoutMilliseconds ?? 10_000;
   const pollIntervalMilliseconds = options.pollIntervalMilliseconds ?? 25;
 
+  // Steps 1 and 2 run outside the sealing transaction, each as its own statement: X must come from a
+  // transaction that has ended (the sealing transaction's own id would keep the horizon below itself for
+  // as long as it waits), and it must be taken after L was read.
+  const [last] = await executeRows<{ lastValue: string | null }>(
+    db,
+    // pg_sequence_last_value needs only the USAGE right on the sequence that inserting already requires;
+    // it answers null before the first value is handed out.
+    sql`SELECT pg_sequence_last_value(pg_get_serial_sequence('audit_events', 'sequence')::regclass)::text AS "lastValue"`,
+  );
+  const lastHandedOut = last?.lastValue ? BigInt(last.lastValue) : 0n;
+  const [bound] = await executeRows<{ transactionId: string }>(db, sql`SELECT pg_current_xact_id()::text AS "transactionId"`);
+  if (!bound) throw new Error("pg_current_xact_id returned no row");
+
   return db.transaction(async (transaction) => {
     const tx = transaction as unknown as Database;
     const [lock] = await executeRows<{ locked: boolean }>(tx, sql`SELECT pg_try_advisory_xact_lock(${sealerLockKey}) AS locked`);
@@ -105,30 +131,14 @@ export async function sealAuditEvents(db: Database, options: SealOptions = {}): 
       headPosition: head?.position ?? null,
       headHash: head?.hash ?? null,
     });
-
-    // Step 1: the last value handed out (null before the first). pg_sequence_last_value needs only the USAGE
-    // right on the sequence that inserting already requires.
-    const [last] = await executeRows<{ lastValue: string | null }>(
-      tx,
-      sql`SELECT pg_sequence_last_value(pg_get_serial_sequence('audit_events', 'sequence')::regclass)::text AS "lastValue"`,
-    );
-    if (!last?.lastValue) return unchanged("sealed");
-    const lastHandedOut = BigInt(last.lastValue);
-    if (head !== null && lastHandedOut <= head.sequence) return unchanged("sealed");
-
-    // Step 2, in its own statement so that the snapshot is taken after step 1 read the sequence.
-    const [snapshot] = await executeRows<{ horizon: string }>(
-      tx,
-      sql`SELECT pg_snapshot_xmax(pg_current_snapshot())::text AS horizon`,
-    );
-    if (!snapshot) throw new Error("pg_current_snapshot returned no row");
+    if (lastHandedOut <= (head?.sequence ?? 0n)) return unchanged("sealed");
 
     // Step 3: wait until every transaction that may hold a sequence value <= lastHandedOut has ended.
     const deadline = Date.now() + waitTimeoutMilliseconds;
     for (;;) {
       const [state] = await executeRows<{ settled: boolean }>(
         tx,
-        sql`SELECT pg_snapshot_xmin(pg_current_snapshot()) >= ${snapshot.horizon}::xid8 AS settled`,
+        sql`SELECT pg_snapshot_xmin(pg_current_snapshot()) > ${bound.transactionId}::xid8 AS settled`,
       );
       if (state?.settled) break;
       if (Date.now() >= deadline) return unchanged("waiting");
