@@ -2,7 +2,7 @@
  * The ledger's benchmark (issue 6): how many transfers per second the posting service and the HTTP API take,
  * next to pgbench's TPC-B (the classic banking transaction) on the same PostgreSQL server.
  *
- *   npm run bench:ledger [-- --skip-http] [-- --seconds 8]
+ *   npm run bench:ledger [-- --skip-http] [-- --seconds 8] [-- --sealing-only]
  *
  * It creates its own databases (the ledger's, with 10,000 customers each holding one funded account and one
  * payee, and pgbench's), drops both at the end, and prints a markdown table for README. Figures:
@@ -10,6 +10,10 @@
  * - The posting service: `postCustomerTransfer` called in this process at 1, 8 and 32 concurrent clients,
  *   on uniformly chosen customers (each pays 0.01 to their payee: two accounts, the limits row, the audit
  *   event) and on one hot account (every client pays from the same account).
+ * - Audit sealing: the posting service at 8 clients without the audit sealer, with it running every second
+ *   (lib/audit/seal-audit-events.ts, as the app's timer does, with checkpoints), and without it again, back
+ *   to back; the ratio of the middle run to the mean of the other two shows what sealing costs the writers.
+ *   `--sealing-only` runs just this comparison (after the same setup), without pgbench, HTTP or diagnosis.
  * - HTTP: the built app (`tsx server.ts`) with the per-IP and per-user limits raised through configuration,
  *   `POST /api/v1/transfers` beside `GET /api/v1/whoami`, both with a minted session cookie, by autocannon.
  *
@@ -28,7 +32,8 @@ import postgres from "postgres";
 const execFileAsync = promisify(execFile);
 
 const argumentsGiven = process.argv.slice(2);
-const skipHttp = argumentsGiven.includes("--skip-http");
+const sealingOnly = argumentsGiven.includes("--sealing-only");
+const skipHttp = argumentsGiven.includes("--skip-http") || sealingOnly;
 const secondsIndex = argumentsGiven.indexOf("--seconds");
 const runSeconds = secondsIndex >= 0 ? Number(argumentsGiven[secondsIndex + 1]) : 8;
 const adminUrl = process.env.BENCH_POSTGRES_ADMIN_URL || "postgres://postgres@127.0.0.1:5432/postgres";
@@ -199,6 +204,7 @@ async function main(): Promise<void> {
   const measurements: Measurement[] = [];
   let server: ChildProcess | undefined;
   let httpNote = "";
+  let sealingSummary = "";
 
   await withAdmin(async (sql) => {
     await sql`create database ${sql(ledgerDatabase)} template template0 encoding 'UTF8'`;
@@ -309,9 +315,11 @@ async function main(): Promise<void> {
     }
     console.log("Ledger ready.");
 
-    measurements.push(await measureTpcB(pgbenchDatabase));
-    await createBenchCustomersTable(ledgerDatabase, customerIds, accountIds, payeeIds);
-    measurements.push(await measureFunctionThroughPgbench(ledgerDatabase, customerCount, "ledger_post_transfer via pgbench (-M prepared)"));
+    if (!sealingOnly) {
+      measurements.push(await measureTpcB(pgbenchDatabase));
+      await createBenchCustomersTable(ledgerDatabase, customerIds, accountIds, payeeIds);
+      measurements.push(await measureFunctionThroughPgbench(ledgerDatabase, customerCount, "ledger_post_transfer via pgbench (-M prepared)"));
+    }
 
     const runService = async (label: string, clients: number, pickCustomer: () => number): Promise<Measurement> => {
       const latencies: number[] = [];
@@ -360,14 +368,62 @@ async function main(): Promise<void> {
       };
     };
 
-    for (const clients of [1, 8, 32]) {
+    for (const clients of sealingOnly ? [] : [1, 8, 32]) {
       console.log(`Posting service, uniform customers, ${clients} clients, ${runSeconds} s ...`);
       measurements.push(await runService("postCustomerTransfer, uniform accounts", clients, () => crypto.randomInt(customerCount)));
+    }
+
+    // Audit sealing against the same load: off, on (every second, with checkpoints), off again, back to back so
+    // that table growth and cache state affect the three runs alike. The backlog of earlier runs is sealed
+    // before each run, outside the timing, so the sealer only keeps up with this run's events.
+    {
+      const { sealAuditEvents, writeAuditCheckpointIfDue } = await import("@/lib/audit/seal-audit-events");
+      const sealBacklog = async () => {
+        const result = await sealAuditEvents(database(), { waitTimeoutMilliseconds: 60_000 });
+        if (result.outcome !== "sealed") throw new Error(`sealing the backlog: ${result.outcome}`);
+        await writeAuditCheckpointIfDue(database(), "now");
+      };
+      const uniform = () => crypto.randomInt(customerCount);
+      await sealBacklog();
+      console.log(`Audit sealing: posting service without the sealer, 8 clients, ${runSeconds} s ...`);
+      const withoutBefore = await runService("postCustomerTransfer, uniform, sealer off (paired, before)", 8, uniform);
+      await sealBacklog();
+      console.log(`Audit sealing: posting service with the sealer every second, 8 clients, ${runSeconds} s ...`);
+      let sealerRunning = true;
+      let sealedDuringRun = 0;
+      let sealerRuns = 0;
+      const sealer = (async () => {
+        while (sealerRunning) {
+          await new Promise((resolve) => setTimeout(resolve, 1000));
+          const result = await sealAuditEvents(database(), { waitTimeoutMilliseconds: 5_000 });
+          sealedDuringRun += result.sealedEvents;
+          sealerRuns += 1;
+          await writeAuditCheckpointIfDue(database(), { everyEvents: 10_000, everySeconds: 60 });
+        }
+      })();
+      const withSealer = await runService("postCustomerTransfer, uniform, sealer every 1 s", 8, uniform);
+      sealerRunning = false;
+      await sealer;
+      const { executeRows } = await import("@/db/client");
+      const { sql: drizzleSql } = await import("drizzle-orm");
+      const [lag] = await executeRows<{ unsealed: string }>(
+        database(),
+        drizzleSql`SELECT count(*)::text AS unsealed FROM audit_events
+                    WHERE sequence > coalesce((SELECT max(sequence) FROM audit_chain_links), 0)`,
+      );
+      await sealBacklog();
+      console.log(`Audit sealing: posting service without the sealer again, 8 clients, ${runSeconds} s ...`);
+      const withoutAfter = await runService("postCustomerTransfer, uniform, sealer off (paired, after)", 8, uniform);
+      measurements.push(withoutBefore, withSealer, withoutAfter);
+      sealingSummary =
+        `Audit sealing: with the sealer / without (mean of the runs before and after): ` +
+        `${(withSealer.perSecond / ((withoutBefore.perSecond + withoutAfter.perSecond) / 2)).toFixed(2)}; ` +
+        `${sealedDuringRun} events sealed in ${sealerRuns} sealer runs during the run, ${lag?.unsealed ?? "?"} not yet sealed at its end.`;
     }
     // Diagnosis: drizzle's `execute` sends every raw statement unprepared (postgres.js `prepare: false`), so
     // PostgreSQL parses and plans the call each time. The same call through postgres.js with a prepared
     // statement, and nothing else of the service, shows what that costs.
-    for (const prepare of [true, false]) {
+    for (const prepare of sealingOnly ? [] : [true, false]) {
       const direct = postgres(databaseUrl(ledgerDatabase), { max: 40, prepare, onnotice: () => undefined });
       try {
         const latencies: number[] = [];
@@ -402,7 +458,7 @@ async function main(): Promise<void> {
         await direct.end({ timeout: 5 });
       }
     }
-    for (const clients of [1, 8, 32]) {
+    for (const clients of sealingOnly ? [] : [1, 8, 32]) {
       console.log(`Posting service, one hot account, ${clients} clients, ${runSeconds} s ...`);
       measurements.push(await runService("postCustomerTransfer, one hot account", clients, () => 0));
     }
@@ -459,13 +515,15 @@ async function main(): Promise<void> {
     // integrity the database enforces switched off in this throwaway database — the foreign keys of transfers
     // and ledger entries, the CHECK constraints other than the balance rules, and the deferred balance
     // trigger. The bank never runs like that; the row shows what that integrity costs per transfer.
-    measurements.push(await measureFunctionThroughPgbench(ledgerDatabase, customerCount, "ledger_post_transfer via pgbench, again after the runs above (diagnosis)"));
-    await withDatabase(ledgerDatabase, async (sql) => {
-      await sql.unsafe(integrityAblationStatements).simple();
-    });
-    measurements.push(
-      await measureFunctionThroughPgbench(ledgerDatabase, customerCount, "ledger_post_transfer via pgbench, FKs, CHECKs and balance trigger removed (diagnosis)"),
-    );
+    if (!sealingOnly) {
+      measurements.push(await measureFunctionThroughPgbench(ledgerDatabase, customerCount, "ledger_post_transfer via pgbench, again after the runs above (diagnosis)"));
+      await withDatabase(ledgerDatabase, async (sql) => {
+        await sql.unsafe(integrityAblationStatements).simple();
+      });
+      measurements.push(
+        await measureFunctionThroughPgbench(ledgerDatabase, customerCount, "ledger_post_transfer via pgbench, FKs, CHECKs and balance trigger removed (diagnosis)"),
+      );
+    }
   } finally {
     if (server?.pid !== undefined) {
       process.kill(-server.pid, "SIGTERM");
@@ -479,6 +537,7 @@ async function main(): Promise<void> {
   }
 
   printTable(measurements, httpNote);
+  if (sealingSummary) console.log(sealingSummary);
 }
 
 async function startApp(options: { temporaryRoot: string; authSecret: string; keyringPath: string; databaseName: string }): Promise<{ server: ChildProcess; note: string }> {
