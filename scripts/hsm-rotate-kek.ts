@@ -42,6 +42,10 @@ async function main(argumentsAfterScript: readonly string[]): Promise<number> {
     console.error("the new key-encryption key cannot share the pepper key's label");
     return 2;
   }
+  if (newLabel === configuration.audit.pkcs11KeyLabel) {
+    console.error("the new key-encryption key cannot share the audit checkpoint key's label");
+    return 2;
+  }
   const userPin = pinFile ? readFileSync(pinFile, "utf8").replace(/\r?\n$/, "") : (pin ?? "");
   const { module: library } = loadedModule(modulePath);
   const session = openUserSession(findSlotByLabel(library, tokenLabel), userPin);
