@@ -10,9 +10,9 @@
  * - The posting service: `postCustomerTransfer` called in this process at 1, 8 and 32 concurrent clients,
  *   on uniformly chosen customers (each pays 0.01 to their payee: two accounts, the limits row, the audit
  *   event) and on one hot account (every client pays from the same account).
- * - Audit sealing: the posting service at 8 clients without the audit sealer, with it running every second
- *   (lib/audit/seal-audit-events.ts, as the app's timer does, with checkpoints), and without it again, back
- *   to back; the ratio of the middle run to the mean of the other two shows what sealing costs the writers.
+ * - Audit sealing: the posting service at 8 clients without the audit sealer and with it running every second
+ *   (lib/audit/seal-audit-events.ts, as the app's timer does, with checkpoints), alternating (off, on, off,
+ *   on, off); the ratio of the means shows what sealing costs the writers.
  *   `--sealing-only` runs just this comparison (after the same setup), without pgbench, HTTP or diagnosis.
  * - HTTP: the built app (`tsx server.ts`) with the per-IP and per-user limits raised through configuration,
  *   `POST /api/v1/transfers` beside `GET /api/v1/whoami`, both with a minted session cookie, by autocannon.
@@ -373,52 +373,65 @@ async function main(): Promise<void> {
       measurements.push(await runService("postCustomerTransfer, uniform accounts", clients, () => crypto.randomInt(customerCount)));
     }
 
-    // Audit sealing against the same load: off, on (every second, with checkpoints), off again, back to back so
-    // that table growth and cache state affect the three runs alike. The backlog of earlier runs is sealed
+    // Audit sealing against the same load: off and on (every second, with checkpoints), alternating, so that
+    // table growth and cache state affect both sides alike. The backlog of earlier runs is sealed
     // before each run, outside the timing, so the sealer only keeps up with this run's events.
     {
       const { sealAuditEvents, writeAuditCheckpointIfDue } = await import("@/lib/audit/seal-audit-events");
+      const { executeRows } = await import("@/db/client");
+      const { sql: drizzleSql } = await import("drizzle-orm");
       const sealBacklog = async () => {
         const result = await sealAuditEvents(database(), { waitTimeoutMilliseconds: 60_000 });
         if (result.outcome !== "sealed") throw new Error(`sealing the backlog: ${result.outcome}`);
         await writeAuditCheckpointIfDue(database(), "now");
       };
       const uniform = () => crypto.randomInt(customerCount);
-      await sealBacklog();
-      console.log(`Audit sealing: posting service without the sealer, 8 clients, ${runSeconds} s ...`);
-      const withoutBefore = await runService("postCustomerTransfer, uniform, sealer off (paired, before)", 8, uniform);
-      await sealBacklog();
-      console.log(`Audit sealing: posting service with the sealer every second, 8 clients, ${runSeconds} s ...`);
-      let sealerRunning = true;
-      let sealedDuringRun = 0;
+      const runWithoutSealer = async (round: number) => {
+        await sealBacklog();
+        console.log(`Audit sealing: posting service without the sealer (round ${round}), 8 clients, ${runSeconds} s ...`);
+        return runService(`postCustomerTransfer, uniform, sealer off (round ${round})`, 8, uniform);
+      };
+      let sealedDuringRuns = 0;
       let sealerRuns = 0;
-      const sealer = (async () => {
-        while (sealerRunning) {
-          await new Promise((resolve) => setTimeout(resolve, 1000));
-          const result = await sealAuditEvents(database(), { waitTimeoutMilliseconds: 5_000 });
-          sealedDuringRun += result.sealedEvents;
-          sealerRuns += 1;
-          await writeAuditCheckpointIfDue(database(), { everyEvents: 10_000, everySeconds: 60 });
-        }
-      })();
-      const withSealer = await runService("postCustomerTransfer, uniform, sealer every 1 s", 8, uniform);
-      sealerRunning = false;
-      await sealer;
-      const { executeRows } = await import("@/db/client");
-      const { sql: drizzleSql } = await import("drizzle-orm");
-      const [lag] = await executeRows<{ unsealed: string }>(
-        database(),
-        drizzleSql`SELECT count(*)::text AS unsealed FROM audit_events
-                    WHERE sequence > coalesce((SELECT max(sequence) FROM audit_chain_links), 0)`,
-      );
-      await sealBacklog();
-      console.log(`Audit sealing: posting service without the sealer again, 8 clients, ${runSeconds} s ...`);
-      const withoutAfter = await runService("postCustomerTransfer, uniform, sealer off (paired, after)", 8, uniform);
-      measurements.push(withoutBefore, withSealer, withoutAfter);
+      let unsealedAtEnds = "";
+      const runWithSealer = async (round: number) => {
+        await sealBacklog();
+        console.log(`Audit sealing: posting service with the sealer every second (round ${round}), 8 clients, ${runSeconds} s ...`);
+        let sealerRunning = true;
+        const sealer = (async () => {
+          while (sealerRunning) {
+            await new Promise((resolve) => setTimeout(resolve, 1000));
+            const result = await sealAuditEvents(database(), { waitTimeoutMilliseconds: 5_000 });
+            sealedDuringRuns += result.sealedEvents;
+            sealerRuns += 1;
+            await writeAuditCheckpointIfDue(database(), { everyEvents: 10_000, everySeconds: 60 });
+          }
+        })();
+        const measurement = await runService(`postCustomerTransfer, uniform, sealer every 1 s (round ${round})`, 8, uniform);
+        sealerRunning = false;
+        await sealer;
+        const [lag] = await executeRows<{ unsealed: string }>(
+          database(),
+          drizzleSql`SELECT count(*)::text AS unsealed FROM audit_events
+                      WHERE sequence > coalesce((SELECT max(sequence) FROM audit_chain_links), 0)`,
+        );
+        unsealedAtEnds += `${unsealedAtEnds ? ", " : ""}${lag?.unsealed ?? "?"}`;
+        return measurement;
+      };
+      // Alternating, so that a slow phase of a shared machine does not land on one side only.
+      const without: Measurement[] = [];
+      const withSealer: Measurement[] = [];
+      without.push(await runWithoutSealer(1));
+      withSealer.push(await runWithSealer(1));
+      without.push(await runWithoutSealer(2));
+      withSealer.push(await runWithSealer(2));
+      without.push(await runWithoutSealer(3));
+      measurements.push(...without, ...withSealer);
+      const mean = (runs: readonly Measurement[]) => runs.reduce((sum, run) => sum + run.perSecond, 0) / runs.length;
       sealingSummary =
-        `Audit sealing: with the sealer / without (mean of the runs before and after): ` +
-        `${(withSealer.perSecond / ((withoutBefore.perSecond + withoutAfter.perSecond) / 2)).toFixed(2)}; ` +
-        `${sealedDuringRun} events sealed in ${sealerRuns} sealer runs during the run, ${lag?.unsealed ?? "?"} not yet sealed at its end.`;
+        `Audit sealing: with the sealer / without (means of ${withSealer.length} and ${without.length} alternating runs): ` +
+        `${(mean(withSealer) / mean(without)).toFixed(2)}; ${sealedDuringRuns} events sealed in ${sealerRuns} sealer runs ` +
+        `during the runs with it, not yet sealed at their ends: ${unsealedAtEnds}.`;
     }
     // Diagnosis: drizzle's `execute` sends every raw statement unprepared (postgres.js `prepare: false`), so
     // PostgreSQL parses and plans the call each time. The same call through postgres.js with a prepared
