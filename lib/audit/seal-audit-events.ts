@@ -116,6 +116,11 @@ export async function sealAuditEvents(db: Database, options: SealOptions = {}): 
     sql`SELECT pg_sequence_last_value(pg_get_serial_sequence('audit_events', 'sequence')::regclass)::text AS "lastValue"`,
   );
   const lastHandedOut = last?.lastValue ? BigInt(last.lastValue) : 0n;
+  // Nothing new since the head (the idle case of the app's timer): answer without taking a transaction id.
+  const headBefore = await readChainHead(db);
+  if (lastHandedOut <= (headBefore?.sequence ?? 0n)) {
+    return { outcome: "sealed", sealedEvents: 0, headPosition: headBefore?.position ?? null, headHash: headBefore?.hash ?? null };
+  }
   const [bound] = await executeRows<{ transactionId: string }>(db, sql`SELECT pg_current_xact_id()::text AS "transactionId"`);
   if (!bound) throw new Error("pg_current_xact_id returned no row");
 
