@@ -4,7 +4,8 @@
  * waits for them (and, on the embedded PGlite, so that loading them never needs the connection that a
  * transaction holds). Then it starts the outbox poller, so that queued email goes out within seconds even
  * when nothing scheduled it, and retries happen on time, and the housekeeping that deletes expired,
- * never-verified registrations.
+ * never-verified registrations, and the audit sealer that links new audit events into the hash chain every
+ * couple of seconds (lib/audit/seal-audit-events.ts).
  *
  * The import is dynamic and behind the runtime check so that the Edge bundle of this file never pulls in the
  * database drivers, nodemailer and pino, which cannot run there.
@@ -20,4 +21,6 @@ export async function register(): Promise<void> {
   startEmailDeliveryPoller();
   const { startIdentityHousekeeping } = await import("./lib/identity/housekeeping");
   startIdentityHousekeeping();
+  const { startAuditSealer } = await import("./lib/audit/audit-sealer-timer");
+  startAuditSealer();
 }

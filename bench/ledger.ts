@@ -2,7 +2,7 @@
  * The ledger's benchmark (issue 6): how many transfers per second the posting service and the HTTP API take,
  * next to pgbench's TPC-B (the classic banking transaction) on the same PostgreSQL server.
  *
- *   npm run bench:ledger [-- --skip-http] [-- --seconds 8]
+ *   npm run bench:ledger [-- --skip-http] [-- --seconds 8] [-- --sealing-only]
  *
  * It creates its own databases (the ledger's, with 10,000 customers each holding one funded account and one
  * payee, and pgbench's), drops both at the end, and prints a markdown table for README. Figures:
@@ -10,6 +10,10 @@
  * - The posting service: `postCustomerTransfer` called in this process at 1, 8 and 32 concurrent clients,
  *   on uniformly chosen customers (each pays 0.01 to their payee: two accounts, the limits row, the audit
  *   event) and on one hot account (every client pays from the same account).
+ * - Audit sealing: the posting service at 8 clients without the audit sealer and with it running every second
+ *   (lib/audit/seal-audit-events.ts, as the app's timer does, with checkpoints), alternating (off, on, off,
+ *   on, off); the ratio of the means shows what sealing costs the writers.
+ *   `--sealing-only` runs just this comparison (after the same setup), without pgbench, HTTP or diagnosis.
  * - HTTP: the built app (`tsx server.ts`) with the per-IP and per-user limits raised through configuration,
  *   `POST /api/v1/transfers` beside `GET /api/v1/whoami`, both with a minted session cookie, by autocannon.
  *
@@ -28,7 +32,8 @@ import postgres from "postgres";
 const execFileAsync = promisify(execFile);
 
 const argumentsGiven = process.argv.slice(2);
-const skipHttp = argumentsGiven.includes("--skip-http");
+const sealingOnly = argumentsGiven.includes("--sealing-only");
+const skipHttp = argumentsGiven.includes("--skip-http") || sealingOnly;
 const secondsIndex = argumentsGiven.indexOf("--seconds");
 const runSeconds = secondsIndex >= 0 ? Number(argumentsGiven[secondsIndex + 1]) : 8;
 const adminUrl = process.env.BENCH_POSTGRES_ADMIN_URL || "postgres://postgres@127.0.0.1:5432/postgres";
@@ -199,6 +204,7 @@ async function main(): Promise<void> {
   const measurements: Measurement[] = [];
   let server: ChildProcess | undefined;
   let httpNote = "";
+  let sealingSummary = "";
 
   await withAdmin(async (sql) => {
     await sql`create database ${sql(ledgerDatabase)} template template0 encoding 'UTF8'`;
@@ -309,9 +315,11 @@ async function main(): Promise<void> {
     }
     console.log("Ledger ready.");
 
-    measurements.push(await measureTpcB(pgbenchDatabase));
-    await createBenchCustomersTable(ledgerDatabase, customerIds, accountIds, payeeIds);
-    measurements.push(await measureFunctionThroughPgbench(ledgerDatabase, customerCount, "ledger_post_transfer via pgbench (-M prepared)"));
+    if (!sealingOnly) {
+      measurements.push(await measureTpcB(pgbenchDatabase));
+      await createBenchCustomersTable(ledgerDatabase, customerIds, accountIds, payeeIds);
+      measurements.push(await measureFunctionThroughPgbench(ledgerDatabase, customerCount, "ledger_post_transfer via pgbench (-M prepared)"));
+    }
 
     const runService = async (label: string, clients: number, pickCustomer: () => number): Promise<Measurement> => {
       const latencies: number[] = [];
@@ -360,14 +368,80 @@ async function main(): Promise<void> {
       };
     };
 
-    for (const clients of [1, 8, 32]) {
+    for (const clients of sealingOnly ? [] : [1, 8, 32]) {
       console.log(`Posting service, uniform customers, ${clients} clients, ${runSeconds} s ...`);
       measurements.push(await runService("postCustomerTransfer, uniform accounts", clients, () => crypto.randomInt(customerCount)));
+    }
+
+    // Audit sealing against the same load: off and on (every second, with checkpoints), alternating, so that
+    // table growth and cache state affect both sides alike. The backlog of earlier runs is sealed
+    // before each run, outside the timing, so the sealer only keeps up with this run's events.
+    {
+      const { sealAuditEvents, writeAuditCheckpointIfDue } = await import("@/lib/audit/seal-audit-events");
+      const { executeRows } = await import("@/db/client");
+      const { sql: drizzleSql } = await import("drizzle-orm");
+      const sealBacklog = async () => {
+        const result = await sealAuditEvents(database(), { waitTimeoutMilliseconds: 60_000 });
+        if (result.outcome !== "sealed") throw new Error(`sealing the backlog: ${result.outcome}`);
+        await writeAuditCheckpointIfDue(database(), "now");
+      };
+      const uniform = () => crypto.randomInt(customerCount);
+      const runWithoutSealer = async (round: number) => {
+        await sealBacklog();
+        console.log(`Audit sealing: posting service without the sealer (round ${round}), 8 clients, ${runSeconds} s ...`);
+        return runService(`postCustomerTransfer, uniform, sealer off (round ${round})`, 8, uniform);
+      };
+      let sealedDuringRuns = 0;
+      let sealerRuns = 0;
+      let unsealedAtEnds = "";
+      const runWithSealer = async (round: number) => {
+        await sealBacklog();
+        console.log(`Audit sealing: posting service with the sealer every second (round ${round}), 8 clients, ${runSeconds} s ...`);
+        let sealerRunning = true;
+        const sealer = (async () => {
+          while (sealerRunning) {
+            await new Promise((resolve) => setTimeout(resolve, 1000));
+            const result = await sealAuditEvents(database(), { waitTimeoutMilliseconds: 5_000 });
+            sealedDuringRuns += result.sealedEvents;
+            sealerRuns += 1;
+            await writeAuditCheckpointIfDue(database(), { everyEvents: 10_000, everySeconds: 60 });
+          }
+        })();
+        const measurement = await runService(`postCustomerTransfer, uniform, sealer every 1 s (round ${round})`, 8, uniform);
+        sealerRunning = false;
+        await sealer;
+        const [lag] = await executeRows<{ unsealed: string }>(
+          database(),
+          drizzleSql`SELECT count(*)::text AS unsealed FROM audit_events
+                      WHERE sequence > coalesce((SELECT max(sequence) FROM audit_chain_links), 0)`,
+        );
+        unsealedAtEnds += `${unsealedAtEnds ? ", " : ""}${lag?.unsealed ?? "?"}`;
+        return measurement;
+      };
+      // A first run warms caches and the new tables up and is not counted (in a sealing-only run it is the first
+      // load of all); then alternating, so that a slow phase of a shared machine does not land on one side only.
+      if (sealingOnly) {
+        console.log(`Audit sealing: warm-up, 8 clients, ${runSeconds} s (not counted) ...`);
+        await runService("warm-up", 8, uniform);
+      }
+      const without: Measurement[] = [];
+      const withSealer: Measurement[] = [];
+      without.push(await runWithoutSealer(1));
+      withSealer.push(await runWithSealer(1));
+      without.push(await runWithoutSealer(2));
+      withSealer.push(await runWithSealer(2));
+      without.push(await runWithoutSealer(3));
+      measurements.push(...without, ...withSealer);
+      const mean = (runs: readonly Measurement[]) => runs.reduce((sum, run) => sum + run.perSecond, 0) / runs.length;
+      sealingSummary =
+        `Audit sealing: with the sealer / without (means of ${withSealer.length} and ${without.length} alternating runs): ` +
+        `${(mean(withSealer) / mean(without)).toFixed(2)}; ${sealedDuringRuns} events sealed in ${sealerRuns} sealer runs ` +
+        `during the runs with it, not yet sealed at their ends: ${unsealedAtEnds}.`;
     }
     // Diagnosis: drizzle's `execute` sends every raw statement unprepared (postgres.js `prepare: false`), so
     // PostgreSQL parses and plans the call each time. The same call through postgres.js with a prepared
     // statement, and nothing else of the service, shows what that costs.
-    for (const prepare of [true, false]) {
+    for (const prepare of sealingOnly ? [] : [true, false]) {
       const direct = postgres(databaseUrl(ledgerDatabase), { max: 40, prepare, onnotice: () => undefined });
       try {
         const latencies: number[] = [];
@@ -402,7 +476,7 @@ async function main(): Promise<void> {
         await direct.end({ timeout: 5 });
       }
     }
-    for (const clients of [1, 8, 32]) {
+    for (const clients of sealingOnly ? [] : [1, 8, 32]) {
       console.log(`Posting service, one hot account, ${clients} clients, ${runSeconds} s ...`);
       measurements.push(await runService("postCustomerTransfer, one hot account", clients, () => 0));
     }
@@ -459,13 +533,15 @@ async function main(): Promise<void> {
     // integrity the database enforces switched off in this throwaway database — the foreign keys of transfers
     // and ledger entries, the CHECK constraints other than the balance rules, and the deferred balance
     // trigger. The bank never runs like that; the row shows what that integrity costs per transfer.
-    measurements.push(await measureFunctionThroughPgbench(ledgerDatabase, customerCount, "ledger_post_transfer via pgbench, again after the runs above (diagnosis)"));
-    await withDatabase(ledgerDatabase, async (sql) => {
-      await sql.unsafe(integrityAblationStatements).simple();
-    });
-    measurements.push(
-      await measureFunctionThroughPgbench(ledgerDatabase, customerCount, "ledger_post_transfer via pgbench, FKs, CHECKs and balance trigger removed (diagnosis)"),
-    );
+    if (!sealingOnly) {
+      measurements.push(await measureFunctionThroughPgbench(ledgerDatabase, customerCount, "ledger_post_transfer via pgbench, again after the runs above (diagnosis)"));
+      await withDatabase(ledgerDatabase, async (sql) => {
+        await sql.unsafe(integrityAblationStatements).simple();
+      });
+      measurements.push(
+        await measureFunctionThroughPgbench(ledgerDatabase, customerCount, "ledger_post_transfer via pgbench, FKs, CHECKs and balance trigger removed (diagnosis)"),
+      );
+    }
   } finally {
     if (server?.pid !== undefined) {
       process.kill(-server.pid, "SIGTERM");
@@ -479,6 +555,7 @@ async function main(): Promise<void> {
   }
 
   printTable(measurements, httpNote);
+  if (sealingSummary) console.log(sealingSummary);
 }
 
 async function startApp(options: { temporaryRoot: string; authSecret: string; keyringPath: string; databaseName: string }): Promise<{ server: ChildProcess; note: string }> {

@@ -11,6 +11,7 @@ import {
   boolean,
   char,
   check,
+  customType,
   date,
   foreignKey,
   index,
@@ -304,8 +305,19 @@ export const ledgerEntries = pgTable(
 );
 
 /**
+ * PostgreSQL's 64-bit transaction id (`xid8`, what `pg_current_xact_id()` returns). Drizzle has no column type
+ * for it; it travels as its decimal text, which is also how the audit chain's canonical encoding writes it.
+ */
+const transactionId = customType<{ data: string; driverData: string }>({
+  dataType: () => "xid8",
+});
+
+/**
  * The audit trail. Append-only (a trigger refuses UPDATE and DELETE); `sequence` orders events and is what
- * the tamper-evident hash chain of the data-protection work will link. Details never hold PII.
+ * the tamper-evident hash chain (`auditChainLinks`, lib/audit/seal-audit-events.ts) links. Details never hold
+ * PII. `writerTransaction` is the id of the transaction that wrote the event, taken before the event's
+ * sequence value is drawn (see lib/audit/record-audit-event.ts for why the order matters); rows written
+ * before the chain existed have none, and a NOT VALID check in drizzle/0010 requires it of every new row.
  */
 export const auditEvents = pgTable(
   "audit_events",
@@ -320,10 +332,61 @@ export const auditEvents = pgTable(
     ipAddress: text("ip_address"),
     userAgent: text("user_agent"),
     details: jsonb("details").$type<Record<string, string | number | boolean | null>>().notNull().default({}),
+    writerTransaction: transactionId("writer_transaction"),
   },
   (table) => [
     index("audit_events_actor_id_index").on(table.actorId),
     index("audit_events_action_index").on(table.action),
+  ],
+);
+
+/**
+ * The tamper-evident hash chain over the audit trail, one link per sealed event, written only by the sealer
+ * (lib/audit/seal-audit-events.ts) and append-only like the events. `chainPosition` counts sealed events from
+ * 1 without gaps (the event sequence has gaps: rolled-back writers leave them); `hash` is
+ * SHA-256(previous hash, position, canonical encoding of the event), lowercase hex. A trigger in drizzle/0010
+ * accepts a link only if it extends the current head (position - 1 exists with `previousHash` as its hash
+ * and a smaller sequence), so two sealers can never fork the chain, whatever the application does.
+ */
+export const auditChainLinks = pgTable(
+  "audit_chain_links",
+  {
+    sequence: bigint("sequence", { mode: "bigint" })
+      .primaryKey()
+      .references(() => auditEvents.sequence),
+    chainPosition: bigint("chain_position", { mode: "bigint" }).notNull(),
+    previousHash: char("previous_hash", { length: 64 }).notNull(),
+    hash: char("hash", { length: 64 }).notNull(),
+    sealedAt: timestamp("sealed_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
+  },
+  (table) => [
+    uniqueIndex("audit_chain_links_chain_position_index").on(table.chainPosition),
+    check("audit_chain_links_position_positive", sql`${table.chainPosition} >= 1`),
+    check("audit_chain_links_previous_hash_hex", sql`${table.previousHash} ~ '^[0-9a-f]{64}$'`),
+    check("audit_chain_links_hash_hex", sql`${table.hash} ~ '^[0-9a-f]{64}$'`),
+  ],
+);
+
+/**
+ * Signed checkpoints of the chain head: the head's position and hash, with an HMAC-SHA256 made by the key
+ * provider's audit-checkpoint key (inside the HSM for PKCS#11). Someone who rewrites events and recomputes
+ * every link consistently still cannot make a checkpoint for the new hashes without that key. Append-only.
+ */
+export const auditCheckpoints = pgTable(
+  "audit_checkpoints",
+  {
+    id: bigint("id", { mode: "bigint" }).primaryKey().generatedAlwaysAsIdentity(),
+    chainPosition: bigint("chain_position", { mode: "bigint" })
+      .notNull()
+      .references(() => auditChainLinks.chainPosition),
+    hash: char("hash", { length: 64 }).notNull(),
+    createdAt: timestamp("created_at", { withTimezone: true, mode: "date" }).notNull(),
+    signature: char("signature", { length: 64 }).notNull(),
+  },
+  (table) => [
+    index("audit_checkpoints_chain_position_index").on(table.chainPosition),
+    check("audit_checkpoints_hash_hex", sql`${table.hash} ~ '^[0-9a-f]{64}$'`),
+    check("audit_checkpoints_signature_hex", sql`${table.signature} ~ '^[0-9a-f]{64}$'`),
   ],
 );
 

@@ -135,6 +135,14 @@ const rawSchema = z.object({
     .regex(/^[A-Za-z0-9:_-]{1,64}$/, "RATE_LIMIT_PREFIX may hold letters, digits, ':', '_' and '-' only")
     .default("bank:rate-limit"),
   LOG_LEVEL: logLevelSchema,
+  // The audit chain (lib/audit): how often this instance's sealer links new audit events into the chain (0
+  // turns the timer off, e.g. when a separate process runs `npm run audit:seal`), when it signs a checkpoint
+  // of the head (after this many new links or this many seconds, whichever comes first), and the label of
+  // the token's checkpoint key (created by `npm run hsm:init`).
+  AUDIT_SEAL_INTERVAL_SECONDS: z.coerce.number().min(0).max(3_600).default(2),
+  AUDIT_CHECKPOINT_EVERY_EVENTS: z.coerce.number().int().min(1).max(10_000_000).default(10_000),
+  AUDIT_CHECKPOINT_EVERY_SECONDS: z.coerce.number().int().min(1).max(86_400).default(60),
+  PKCS11_AUDIT_KEY_LABEL: z.string().min(1).max(128).default("bank-audit-checkpoint"),
 });
 
 export type Environment = ReturnType<typeof finalise>;
@@ -221,6 +229,12 @@ function finalise(raw: z.infer<typeof rawSchema>) {
       historyExportsPerHour: raw.RATE_LIMIT_HISTORY_EXPORTS_PER_HOUR,
     },
     demoCredentialsPath: path.join(/* turbopackIgnore: true */ dataDirectory, "demo-credentials.json"),
+    audit: {
+      sealIntervalSeconds: raw.AUDIT_SEAL_INTERVAL_SECONDS,
+      checkpointEveryEvents: raw.AUDIT_CHECKPOINT_EVERY_EVENTS,
+      checkpointEverySeconds: raw.AUDIT_CHECKPOINT_EVERY_SECONDS,
+      pkcs11KeyLabel: raw.PKCS11_AUDIT_KEY_LABEL,
+    },
   };
 }
 
@@ -288,6 +302,9 @@ export function parseEnvironment(source: Record<string, string | undefined>): En
     if (raw.PKCS11_KEK_LABEL === raw.PKCS11_PEPPER_LABEL) {
       problems.push("PKCS11_KEK_LABEL and PKCS11_PEPPER_LABEL must name two different keys");
     }
+  }
+  if (raw.KEY_PROVIDER === "pkcs11" && [raw.PKCS11_KEK_LABEL, raw.PKCS11_PEPPER_LABEL].includes(raw.PKCS11_AUDIT_KEY_LABEL)) {
+    problems.push("PKCS11_AUDIT_KEY_LABEL must name a key of its own (not the KEK's or the pepper's label)");
   }
   if (problems.length > 0) throw new ConfigurationError(problems);
   return finalise(raw);

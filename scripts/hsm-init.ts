@@ -7,7 +7,9 @@
  *   generated security-officer PIN and user PIN written to files with mode 0600 in `<DATA_DIR>/softhsm/`.
  * - Creates the key-encryption key (PKCS11_KEK_LABEL, default "bank-kek": AES-256, on the token, sensitive,
  *   never extractable, encrypt/decrypt only) and the password pepper (PKCS11_PEPPER_LABEL, default
- *   "bank-password-pepper": a 256-bit HMAC key, sensitive, never extractable, sign only) if they are missing.
+ *   "bank-password-pepper": a 256-bit HMAC key, sensitive, never extractable, sign only) and the audit
+ *   checkpoint key (PKCS11_AUDIT_KEY_LABEL, default "bank-audit-checkpoint": the same kind of HMAC key, which
+ *   signs checkpoints of the audit chain) if they are missing.
  * - Prints the variables to export. Never prints a PIN.
  *
  * Idempotent: a second run finds everything in place and changes nothing. The data keys are not made here:
@@ -26,9 +28,10 @@ function main(): number {
   const labels = {
     keyEncryptionKeyLabel: process.env.PKCS11_KEK_LABEL || "bank-kek",
     pepperKeyLabel: process.env.PKCS11_PEPPER_LABEL || "bank-password-pepper",
+    auditCheckpointKeyLabel: process.env.PKCS11_AUDIT_KEY_LABEL || "bank-audit-checkpoint",
   };
-  if (labels.keyEncryptionKeyLabel === labels.pepperKeyLabel) {
-    console.error("hsm:init: PKCS11_KEK_LABEL and PKCS11_PEPPER_LABEL must differ");
+  if (new Set([labels.keyEncryptionKeyLabel, labels.pepperKeyLabel, labels.auditCheckpointKeyLabel]).size !== 3) {
+    console.error("hsm:init: PKCS11_KEK_LABEL, PKCS11_PEPPER_LABEL and PKCS11_AUDIT_KEY_LABEL must differ");
     return 2;
   }
 
@@ -50,6 +53,7 @@ function main(): number {
       `token "${tokenLabel}": ${result.token === "created" ? "initialised" : "exists"}`,
       `key-encryption key "${labels.keyEncryptionKeyLabel}": ${result.keyEncryptionKey}`,
       `password pepper "${labels.pepperKeyLabel}": ${result.pepperKey}`,
+      `audit checkpoint key "${labels.auditCheckpointKeyLabel}": ${result.auditCheckpointKey}`,
       `PINs (mode 0600): ${result.userPinFile} (user), ${result.securityOfficerPinFile} (security officer)`,
       "",
       "To use the token, set (in .env.local or the environment):",
@@ -60,6 +64,7 @@ function main(): number {
       `  PKCS11_PIN_FILE=${result.userPinFile}`,
       ...(labels.keyEncryptionKeyLabel === "bank-kek" ? [] : [`  PKCS11_KEK_LABEL=${labels.keyEncryptionKeyLabel}`]),
       ...(labels.pepperKeyLabel === "bank-password-pepper" ? [] : [`  PKCS11_PEPPER_LABEL=${labels.pepperKeyLabel}`]),
+      ...(labels.auditCheckpointKeyLabel === "bank-audit-checkpoint" ? [] : [`  PKCS11_AUDIT_KEY_LABEL=${labels.auditCheckpointKeyLabel}`]),
       "Back up the token (npm run hsm:backup) and keep the PIN files safe, apart from that backup: without the",
       "key-encryption key no encrypted field can ever be read again.",
       "",

@@ -6,6 +6,7 @@
  * 2. Re-wraps every row of data_keys that is wrapped by another key-encryption key under the new one, inside
  *    the token. The data keys themselves do not change, so no encrypted field needs touching, and running app
  *    instances keep working throughout: they unwrap each row with the key its `wrapping_key_label` names.
+ *    A run that re-wrapped anything is recorded in the audit trail (crypto.key_encryption_key.rotated).
  *
  * Afterwards set PKCS11_KEK_LABEL=<new label> for every instance and restart them, then run this again to
  * re-wrap any data key that an instance still on the old label created meanwhile (it reports 0 when none is
@@ -17,6 +18,7 @@ import { readFileSync } from "node:fs";
 import { closeDatabase } from "@/db/client";
 import { configuredDataKeyStore } from "@/lib/crypto/data-key-store";
 import { createPkcs11Provider } from "@/lib/crypto/pkcs11-provider";
+import { rewrapDataKeysUnderNewKey } from "@/lib/crypto/rewrap-data-keys";
 import {
   closeSessionQuietly,
   createKeyEncryptionKeyIfMissing,
@@ -42,6 +44,10 @@ async function main(argumentsAfterScript: readonly string[]): Promise<number> {
     console.error("the new key-encryption key cannot share the pepper key's label");
     return 2;
   }
+  if (newLabel === configuration.audit.pkcs11KeyLabel) {
+    console.error("the new key-encryption key cannot share the audit checkpoint key's label");
+    return 2;
+  }
   const userPin = pinFile ? readFileSync(pinFile, "utf8").replace(/\r?\n$/, "") : (pin ?? "");
   const { module: library } = loadedModule(modulePath);
   const session = openUserSession(findSlotByLabel(library, tokenLabel), userPin);
@@ -64,7 +70,7 @@ async function main(argumentsAfterScript: readonly string[]): Promise<number> {
     openStore: configuredDataKeyStore,
   });
   try {
-    const rewrapped = await provider.rewrapDataKeys();
+    const rewrapped = await rewrapDataKeysUnderNewKey(provider, newLabel);
     process.stdout.write(
       `re-wrapped ${rewrapped} data key row(s) under "${newLabel}".\n` +
         (newLabel === configuration.pkcs11.keyEncryptionKeyLabel

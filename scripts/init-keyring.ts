@@ -9,9 +9,9 @@
  * is the normal case and exits successfully.
  *
  * A keyring written before the password pepper existed is upgraded in place: a fresh pepper is added and
- * every other key is kept as it was (lib/crypto/keyring-upgrade.ts). A keyring that already has a pepper is
- * left untouched, so running this again changes nothing. A keyring written before encrypted database backups
- * gets its backup key added the same way.
+ * every other key is kept as it was (lib/crypto/keyring-upgrade.ts); so is one written before the audit chain's
+ * checkpoint key existed, and one written before encrypted database backups gets its backup key added the same
+ * way. A keyring that has all of them is left untouched, so running this again changes nothing.
  *
  * This script runs under plain `tsx`, without the `react-server` condition, so it must not import anything
  * that starts with `import "server-only"` (that import throws outside a server build). It relies only on
@@ -36,16 +36,18 @@ async function main(argumentsAfterScript: readonly string[]): Promise<number> {
     process.stdout.write(`keyring created with fresh keys (mode 0600): ${keyringPath}\n`);
     return 0;
   }
-  const pepperAdded = (await addPasswordPepperIfMissing(keyringPath)) === "pepper-added";
-  if (pepperAdded) {
+  const upgrade = await addPasswordPepperIfMissing(keyringPath);
+  if (upgrade === "pepper-added") {
     process.stdout.write(`keyring upgraded: password pepper added, other keys kept (mode 0600): ${keyringPath}\n`);
+  } else if (upgrade === "audit-checkpoint-key-added") {
+    process.stdout.write(`keyring upgraded: audit checkpoint key added, other keys kept (mode 0600): ${keyringPath}\n`);
   }
   // Keyrings made before encrypted database backups existed get their backup key the same way.
   const backupKeyAdded = (await addBackupKeyIfMissing(keyringPath)) === "backup-key-added";
   if (backupKeyAdded) {
     process.stdout.write(`keyring upgraded: backup key added, other keys kept (mode 0600): ${keyringPath}\n`);
   }
-  if (!pepperAdded && !backupKeyAdded) process.stdout.write(`keyring exists, left as is: ${keyringPath}\n`);
+  if (upgrade === "up-to-date" && !backupKeyAdded) process.stdout.write(`keyring exists, left as is: ${keyringPath}\n`);
   return 0;
 }
 

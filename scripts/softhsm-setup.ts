@@ -88,11 +88,12 @@ export interface InitialisedToken extends SoftHsmToken {
   readonly token: "created" | "exists";
   readonly keyEncryptionKey: KeyCreationResult;
   readonly pepperKey: KeyCreationResult;
+  readonly auditCheckpointKey: KeyCreationResult;
 }
 
 /**
  * Makes sure a token labelled `tokenLabel` exists (initialising a free slot with generated PINs if not) and
- * holds the key-encryption key and the pepper key. Idempotent: run again, it changes nothing.
+ * holds the key-encryption key, the pepper key and the audit checkpoint key. Idempotent: run again, it changes nothing.
  *
  * `SOFTHSM2_CONF` must name `configPath` in this process before the library is first loaded (SoftHSM2 reads
  * it in C_Initialize); this function sets it.

@@ -1,6 +1,6 @@
 import "server-only";
+import { sql } from "drizzle-orm";
 import type { Queryable } from "@/db/client";
-import { auditEvents } from "@/db/schema";
 
 export interface AuditEvent {
   /** Who acted: a user id, or null for an anonymous or failed attempt and for the system itself. */
@@ -21,18 +21,27 @@ const maximumUserAgentLength = 512;
 
 /**
  * Writes one audit event through the caller's transaction, so that the event commits if and only if the
- * change it records commits. The table is append-only (a trigger refuses UPDATE and DELETE); the
- * data-protection work later links events into a tamper-evident hash chain behind this same function.
+ * change it records commits. The table is append-only (a trigger refuses UPDATE and DELETE); the sealer
+ * (seal-audit-events.ts) links committed events into the tamper-evident hash chain seconds later, so writers
+ * never wait on a chain head.
+ *
+ * The statement records the writer's transaction id, and it must assign that id BEFORE the identity column
+ * draws the event's sequence value: the sealer treats every sequence up to the value it read as final once
+ * every transaction that was running when it read it has ended, and a transaction that had drawn a value
+ * without yet having an id would be invisible to that wait (it would get an id later, newer than the
+ * sealer's snapshot) and could commit behind the chain head. PostgreSQL assigns a transaction id lazily, at
+ * its first write or at `pg_current_xact_id()`. The MATERIALIZED CTE is evaluated before the INSERT's
+ * projection computes the identity value for the row it produces, so the id exists first, in the same single
+ * round trip. The database refuses an event without a writer transaction (drizzle/0010's check).
  */
 export async function recordAuditEvent(queryable: Queryable, event: AuditEvent): Promise<void> {
-  await queryable.insert(auditEvents).values({
-    actorId: event.actorId,
-    actorRole: event.actorRole,
-    action: event.action,
-    targetType: event.targetType ?? null,
-    targetId: event.targetId ?? null,
-    ipAddress: event.ipAddress ?? null,
-    userAgent: event.userAgent ? event.userAgent.slice(0, maximumUserAgentLength) : null,
-    details: event.details ?? {},
-  });
+  const userAgent = event.userAgent ? event.userAgent.slice(0, maximumUserAgentLength) : null;
+  await queryable.execute(sql`
+    WITH writer AS MATERIALIZED (SELECT pg_current_xact_id() AS writer_transaction)
+    INSERT INTO audit_events
+      (writer_transaction, actor_id, actor_role, action, target_type, target_id, ip_address, user_agent, details)
+    SELECT writer.writer_transaction, ${event.actorId}::uuid, ${event.actorRole}, ${event.action},
+           ${event.targetType ?? null}, ${event.targetId ?? null}, ${event.ipAddress ?? null}, ${userAgent},
+           ${JSON.stringify(event.details ?? {})}::jsonb
+      FROM writer`);
 }

@@ -110,7 +110,7 @@ export async function startAuthenticatorReplacement(
     const verification = await verifyTotpForUser(database(), actor.userId, factor, now);
     if (!verification.valid) return refuse(actor, wrongSecondFactor());
   } else if (normaliseRecoveryCode(factor) !== null) {
-    const use = await useRecoveryCode(database(), actor.userId, factor);
+    const use = await useRecoveryCode(database(), actor.userId, factor, contextOf(actor));
     if (!use.used) return refuse(actor, wrongSecondFactor());
     scheduleEmailDelivery();
   } else {

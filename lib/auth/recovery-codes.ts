@@ -3,7 +3,7 @@ import crypto from "node:crypto";
 import { and, count, eq, isNull } from "drizzle-orm";
 import { database, type Queryable } from "@/db/client";
 import { recoveryCodes, users } from "@/db/schema";
-import type { SessionActor } from "@/lib/auth/actor";
+import type { RequestContext, SessionActor } from "@/lib/auth/actor";
 import { recordAuditEvent } from "@/lib/audit/record-audit-event";
 import { requireStepUpForPayload } from "@/lib/auth/step-up";
 import { stepUpOperationHash } from "@/lib/auth/step-up-operations";
@@ -101,9 +101,15 @@ export type RecoveryCodeUse =
  * works once even when two requests present it at the same moment. On success the owner is emailed (and, when
  * `recoveryCodesLowThreshold` or fewer are left, told to make a new set) in the same transaction as the use, so
  * a used code is never unannounced. Runs as a transaction of its own, or as a savepoint inside the caller's;
- * the caller schedules delivery (scheduleEmailDelivery) after its commit. Failures are not counted here.
+ * the caller schedules delivery (scheduleEmailDelivery) after its commit. The use is recorded in the audit
+ * trail (`auth.recovery_code.used`) in the same transaction. Failures are not counted here.
  */
-export async function useRecoveryCode(queryable: Queryable, userId: string, code: string): Promise<RecoveryCodeUse> {
+export async function useRecoveryCode(
+  queryable: Queryable,
+  userId: string,
+  code: string,
+  context: RequestContext,
+): Promise<RecoveryCodeUse> {
   const normalised = normaliseRecoveryCode(code);
   if (!normalised) return { used: false, reason: "malformed" };
   const codeHash = hashRecoveryCode(userId, normalised);
@@ -115,6 +121,17 @@ export async function useRecoveryCode(queryable: Queryable, userId: string, code
       .returning({ id: recoveryCodes.id });
     if (spent.length !== 1) return { used: false, reason: "wrong_code" };
     const remaining = await remainingRecoveryCodes(userId, tx);
+    // Recorded here, in the transaction that spends the code, so that every use is in the audit trail whichever
+    // flow spent it (a sign-in's second factor, an authenticator replacement).
+    await recordAuditEvent(tx, {
+      actorId: userId,
+      actorRole: null,
+      action: "auth.recovery_code.used",
+      targetType: "user",
+      targetId: userId,
+      ...context,
+      details: { remaining },
+    });
     const [owner] = await tx
       .select({ emailCiphertext: users.emailCiphertext })
       .from(users)

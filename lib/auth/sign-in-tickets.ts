@@ -272,7 +272,7 @@ export async function verifyTicketSecondFactor(
           return { verified: false, reason: verification.reason === "malformed" ? "malformed" : "wrong_code" };
         }
       } else {
-        const use = await useRecoveryCode(tx, ticket.userId, proof.code);
+        const use = await useRecoveryCode(tx, ticket.userId, proof.code, context);
         if (!use.used) return { verified: false, reason: use.reason };
         recoveryCodesRemaining = use.remaining;
       }

@@ -164,7 +164,6 @@ export async function checkKeysAvailable(): Promise<void> {
   await keyProvider().currentDataKey("pii");
 }
 
-
 /**
  * The configured provider's backup-key methods, for the encrypted database backup (lib/backup,
  * scripts/db-backup.ts): a backup's file key is wrapped where the other keys live (the token's
@@ -176,4 +175,19 @@ export function backupKeyWrapping(): Pick<KeyProvider, "wrapBackupKey" | "unwrap
     wrapBackupKey: (fileKey) => provider.wrapBackupKey(fileKey),
     unwrapBackupKey: (wrapped) => provider.unwrapBackupKey(wrapped),
   };
+}
+
+/**
+ * HMAC-SHA256 of an audit checkpoint message (lib/audit/audit-chain-encoding.ts) under the audit-checkpoint
+ * key, computed where that key lives (inside the token for PKCS#11). The sealer signs the chain head with it
+ * and `audit:verify` recomputes it; like the pepper, a result that is not a full digest is refused here.
+ */
+export async function signAuditCheckpoint(message: Buffer): Promise<Buffer> {
+  const signature = await keyProvider().signAuditCheckpoint(message);
+  if (!Buffer.isBuffer(signature) || signature.length !== keyLengthInBytes) {
+    throw new BankError("internal", {
+      internalMessage: `key provider returned an audit checkpoint signature that is not ${keyLengthInBytes} bytes`,
+    });
+  }
+  return signature;
 }

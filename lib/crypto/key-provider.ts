@@ -92,6 +92,12 @@ export interface KeyProvider {
    * when the backup was wrapped by another provider, token, key or keyring, and never returns a wrong key.
    */
   unwrapBackupKey(wrapped: WrappedBackupKey): Promise<Buffer>;
+  /**
+   * HMAC-SHA256 of an audit checkpoint message under the audit-checkpoint key (lib/audit): a non-extractable
+   * HMAC key used inside the token for PKCS#11, a keyring entry for the local provider. Checkpoints signed with
+   * it make a consistently rewritten audit chain detectable.
+   */
+  signAuditCheckpoint(message: Buffer): Promise<Buffer>;
 }
 
 /**

@@ -17,7 +17,8 @@
  *       "email": { "current": 2, "versions": { "1": "<base64, 32 bytes>", "2": "<base64, 32 bytes>" } }
  *     },
  *     "passwordPepper": "<base64, 32 bytes>",
- *     "backupKey": "<base64, 32 bytes>"
+ *     "backupKey": "<base64, 32 bytes>",
+ *     "auditCheckpointKey": "<base64, 32 bytes>"
  *   }
  *
  * - `format` lets a future layout be told apart instead of being misread as this one.
@@ -40,6 +41,9 @@
  *   `npm run db:backup`). It is optional in the schema so that the app keeps starting on a keyring written
  *   before backups existed; `scripts/init-keyring.ts` adds it in place (`addBackupKeyIfMissing`), and a backup
  *   with such a keyring fails with a message naming that script.
+ * - `auditCheckpointKey` is the HMAC-SHA256 key that signs checkpoints of the audit chain (lib/audit). Keyring
+ *   files written before the audit chain existed lack it and are upgraded in place by
+ *   `scripts/init-keyring.ts`, exactly like the pepper; the provider refuses such a file with that command.
  * - Every key is standard, padded, canonical base64 of exactly 32 random bytes.
  * - Unknown fields are rejected (a typo such as "verisons" must not silently drop keys), and the same key may
  *   not appear twice (a copy-paste would quietly defeat the separation between purposes).
@@ -134,8 +138,21 @@ function refuseRepeatedKeys(keyring: KeysOfKeyring, context: z.RefinementCtx): v
 }
 
 export const keyringFileSchema = z
+  .strictObject({ ...keyringFieldsBeforePepper, passwordPepper: encodedKeySchema, auditCheckpointKey: encodedKeySchema })
+  .superRefine(refuseRepeatedKeys);
+
+/**
+ * A keyring file as written after the pepper but before the audit checkpoint key existed. Only the upgrade in
+ * keyring-upgrade.ts reads files with this schema; the provider never accepts one.
+ */
+export const keyringFileWithoutAuditCheckpointKeySchema = z
   .strictObject({ ...keyringFieldsBeforePepper, passwordPepper: encodedKeySchema })
   .superRefine(refuseRepeatedKeys);
+
+/** Whether `json` is an object with no audit checkpoint key field at all. */
+export function lacksAuditCheckpointKey(json: unknown): boolean {
+  return typeof json === "object" && json !== null && !Array.isArray(json) && !Object.hasOwn(json, "auditCheckpointKey");
+}
 
 /**
  * A keyring file as written before the password pepper existed. Only the upgrade in keyring-upgrade.ts reads
@@ -147,7 +164,10 @@ export type KeyringFile = z.infer<typeof keyringFileSchema>;
 export type KeyringFileWithoutPepper = z.infer<typeof keyringFileWithoutPepperSchema>;
 export type DataKeyRing = KeyringFile["dataKeys"][DataKeyPurpose];
 
-type KeysOfKeyring = Pick<KeyringFile, "dataKeys" | "blindIndexKeys" | "backupKey"> & { readonly passwordPepper?: string };
+type KeysOfKeyring = Pick<KeyringFile, "dataKeys" | "blindIndexKeys" | "backupKey"> & {
+  readonly passwordPepper?: string;
+  readonly auditCheckpointKey?: string;
+};
 
 function allEncodedKeys(keyring: KeysOfKeyring): string[] {
   const encodedKeys: string[] = [];
@@ -158,6 +178,9 @@ function allEncodedKeys(keyring: KeysOfKeyring): string[] {
   if (keyring.passwordPepper !== undefined) encodedKeys.push(keyring.passwordPepper);
   // The backup key too: a backup key equal to a data key would let one leaked key open both.
   if (keyring.backupKey !== undefined) encodedKeys.push(keyring.backupKey);
+  // The audit checkpoint key likewise: equal to another HMAC key, a checkpoint signature would be computable
+  // by whatever code holds that other key.
+  if (keyring.auditCheckpointKey !== undefined) encodedKeys.push(keyring.auditCheckpointKey);
   return encodedKeys;
 }
 
@@ -174,6 +197,13 @@ export function parseKeyringText(text: string, source: string): KeyringFile {
     throw new BankError("internal", {
       internalMessage:
         `keyring ${source} has no password pepper (it was created before passwords were peppered); ` +
+        `add one, keeping every other key, with: npx tsx scripts/init-keyring.ts ${source}`,
+    });
+  }
+  if (lacksAuditCheckpointKey(json)) {
+    throw new BankError("internal", {
+      internalMessage:
+        `keyring ${source} has no audit checkpoint key (it was created before the audit chain existed); ` +
         `add one, keeping every other key, with: npx tsx scripts/init-keyring.ts ${source}`,
     });
   }
@@ -220,6 +250,7 @@ export function generateKeyring(): KeyringFile {
     blindIndexKeys: { email: { current: 1, versions: { "1": freshEncodedKey() } } },
     passwordPepper: freshEncodedKey(),
     backupKey: freshEncodedKey(),
+    auditCheckpointKey: freshEncodedKey(),
   };
   // Validating our own output catches a drift between this generator and the schema at creation time.
   return keyringFileSchema.parse(keyring);

@@ -1,6 +1,6 @@
 /**
- * Brings a local keyring file written before the password pepper existed up to date, in place: it adds a fresh
- * random `passwordPepper` and keeps every other key exactly as it was (the same base64 strings, so the same
+ * Brings a local keyring file written before the password pepper or the audit checkpoint key existed up to
+ * date, in place: it adds a fresh random `passwordPepper` and/or `auditCheckpointKey` and keeps every other key exactly as it was (the same base64 strings, so the same
  * bytes), because those keys encrypt data that must stay readable. An existing pepper is never replaced: every
  * peppered password hash depends on it, and a new pepper would make every password wrong.
  *
@@ -24,7 +24,9 @@ import {
   freshEncodedKey,
   isErrorWithCode,
   keyringFileSchema,
+  keyringFileWithoutAuditCheckpointKeySchema,
   keyringFileWithoutPepperSchema,
+  lacksAuditCheckpointKey,
   lacksPasswordPepper,
   parseKeyringJson,
   serialiseKeyring,
@@ -33,10 +35,15 @@ import {
   type KeyringFile,
 } from "./keyring-format";
 
-export type KeyringUpgradeResult = "pepper-added" | "up-to-date";
+/**
+ * "pepper-added": the file had no pepper (and therefore no audit checkpoint key either; both were added).
+ * "audit-checkpoint-key-added": the file had its pepper but predates the audit chain's checkpoint key.
+ */
+export type KeyringUpgradeResult = "pepper-added" | "audit-checkpoint-key-added" | "up-to-date";
 
 /**
- * Adds a password pepper to the keyring at `filePath` if it has none; returns what it did. The path must
+ * Adds a password pepper and an audit checkpoint key to the keyring at `filePath` where missing; returns what
+ * it did (the name predates the audit key). The path must
  * name an existing keyring (createKeyringFile makes new ones, already with a pepper). A symbolic link is
  * followed and the file it points to is upgraded, so that the link stays a link.
  */
@@ -53,14 +60,24 @@ export async function addPasswordPepperIfMissing(filePath: string): Promise<Keyr
     // Read again now that the lock is held: a concurrent initialiser that added the pepper first is then seen.
     const current = await readRegularFile(targetPath);
     const json = parseKeyringJson(current.text, targetPath);
-    if (!lacksPasswordPepper(json)) {
+    if (!lacksPasswordPepper(json) && !lacksAuditCheckpointKey(json)) {
       validateKeyring(keyringFileSchema, json, targetPath);
       return "up-to-date";
     }
-    const withoutPepper = validateKeyring(keyringFileWithoutPepperSchema, json, targetPath);
-    // The schema refuses a pepper equal to any other key; with 256 random bits that cannot happen by chance,
-    // and the validation inside serialiseKeyring would stop the write if it ever did.
-    const upgraded: KeyringFile = { ...withoutPepper, passwordPepper: freshEncodedKey() };
+    // The schema refuses a new key equal to any other key; with 256 random bits that cannot happen by chance,
+    // and the validation inside serialiseKeyring would stop the write if it ever did. An existing pepper is
+    // kept as it is; only what is missing is added.
+    let upgraded: KeyringFile;
+    let result: KeyringUpgradeResult;
+    if (lacksPasswordPepper(json)) {
+      const withoutPepper = validateKeyring(keyringFileWithoutPepperSchema, json, targetPath);
+      upgraded = { ...withoutPepper, passwordPepper: freshEncodedKey(), auditCheckpointKey: freshEncodedKey() };
+      result = "pepper-added";
+    } else {
+      const withoutAuditKey = validateKeyring(keyringFileWithoutAuditCheckpointKeySchema, json, targetPath);
+      upgraded = { ...withoutAuditKey, auditCheckpointKey: freshEncodedKey() };
+      result = "audit-checkpoint-key-added";
+    }
     await replaceFileAtomically(targetPath, serialiseKeyring(upgraded), current.owner, (writtenText, writtenPath) => {
       // What reached the disk is read back and compared before it replaces anything, so that no bug between
       // here and the file system can lose or alter a key that existing data depends on.
@@ -71,7 +88,7 @@ export async function addPasswordPepperIfMissing(filePath: string): Promise<Keyr
         });
       }
     });
-    return "pepper-added";
+    return result;
   } finally {
     await lock.close();
     await unlink(lockPath);
@@ -81,7 +98,7 @@ export async function addPasswordPepperIfMissing(filePath: string): Promise<Keyr
 /** Whether the keyring already has a pepper; it is then validated in full, so a damaged one is reported now. */
 async function isUpToDate(targetPath: string): Promise<boolean> {
   const json = parseKeyringJson((await readRegularFile(targetPath)).text, targetPath);
-  if (lacksPasswordPepper(json)) return false;
+  if (lacksPasswordPepper(json) || lacksAuditCheckpointKey(json)) return false;
   validateKeyring(keyringFileSchema, json, targetPath);
   return true;
 }
@@ -133,8 +150,20 @@ async function readRegularFile(filePath: string): Promise<{ text: string; owner:
 /** Every key of both keyrings is the same string (so the same bytes), the pepper included. */
 function sameKeys(first: KeyringFile, second: KeyringFile): boolean {
   return isDeepStrictEqual(
-    { dataKeys: first.dataKeys, blindIndexKeys: first.blindIndexKeys, passwordPepper: first.passwordPepper, backupKey: first.backupKey },
-    { dataKeys: second.dataKeys, blindIndexKeys: second.blindIndexKeys, passwordPepper: second.passwordPepper, backupKey: second.backupKey },
+    {
+      dataKeys: first.dataKeys,
+      blindIndexKeys: first.blindIndexKeys,
+      passwordPepper: first.passwordPepper,
+      auditCheckpointKey: first.auditCheckpointKey,
+      backupKey: first.backupKey,
+    },
+    {
+      dataKeys: second.dataKeys,
+      blindIndexKeys: second.blindIndexKeys,
+      passwordPepper: second.passwordPepper,
+      auditCheckpointKey: second.auditCheckpointKey,
+      backupKey: second.backupKey,
+    },
   );
 }
 

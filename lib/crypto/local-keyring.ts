@@ -42,6 +42,7 @@ interface LoadedKeyring {
   readonly passwordPepper: KeyObject;
   /** Absent in keyrings written before encrypted backups; scripts/init-keyring.ts adds it. */
   readonly backupKey: KeyObject | undefined;
+  readonly auditCheckpointKey: KeyObject;
 }
 
 /** Any of these permission bits would let a user other than the file's owner read or change the keys. */
@@ -191,6 +192,12 @@ export function createLocalKeyring(filePath: string, options: LocalKeyringOption
     async unwrapBackupKey(wrapped) {
       const backupKey = loadedBackupKey(await loaded(), filePath);
       return unwrapWithKeyringBackupKey(backupKey, wrapped, filePath);
+    },
+
+    async signAuditCheckpoint(message) {
+      if (!Buffer.isBuffer(message)) throw new TypeError("the audit checkpoint message must be a Buffer");
+      const { auditCheckpointKey } = await loaded();
+      return createHmac("sha256", auditCheckpointKey).update(message).digest();
     },
   };
 }
@@ -396,6 +403,10 @@ function assertKeepsEveryKey(before: KeyringFile, after: KeyringFile): void {
   if (after.backupKey !== before.backupKey) {
     throw new BankError("internal", { internalMessage: "rotation would change the backup key; nothing was written" });
   }
+  // Losing the audit checkpoint key would make every stored checkpoint unverifiable.
+  if (after.auditCheckpointKey !== before.auditCheckpointKey) {
+    throw new BankError("internal", { internalMessage: "rotation would change the audit checkpoint key; nothing was written" });
+  }
 }
 
 async function syncDirectory(directory: string): Promise<void> {
@@ -472,6 +483,7 @@ function toKeyObjects(keyring: KeyringFile): LoadedKeyring {
     blindIndexKeys,
     passwordPepper: keyObjectFromBase64(keyring.passwordPepper),
     backupKey: keyring.backupKey === undefined ? undefined : keyObjectFromBase64(keyring.backupKey),
+    auditCheckpointKey: keyObjectFromBase64(keyring.auditCheckpointKey),
   };
 }
 

@@ -52,6 +52,7 @@ import {
 import {
   checkSession,
   checkedSecretKey,
+  defaultAuditCheckpointKeyLabel,
   closeSessionQuietly,
   findSecretKey,
   findSlotByLabel,
@@ -76,6 +77,8 @@ export interface Pkcs11ProviderOptions {
   readonly pinFile?: string | undefined;
   readonly keyEncryptionKeyLabel: string;
   readonly pepperKeyLabel: string;
+  /** The audit checkpoint key's label (PKCS11_AUDIT_KEY_LABEL); `defaultAuditCheckpointKeyLabel` if unset. */
+  readonly auditCheckpointKeyLabel?: string | undefined;
   /** At most this long between two reads of which data-key version is current. */
   readonly refreshSeconds: number;
   /** Called once, after the token has answered for the first time, so that a token failure writes nothing. */
@@ -451,6 +454,17 @@ export function createPkcs11Provider(options: Pkcs11ProviderOptions): Pkcs11KeyP
       }
     },
 
+    async signAuditCheckpoint(message) {
+      if (!Buffer.isBuffer(message)) throw new BankError("internal", { internalMessage: "checkpoint message must be a Buffer" });
+      // The key is looked up when a checkpoint is signed rather than at connection, so that a token set up
+      // before the audit chain existed keeps serving every other key until hsm:init adds this one; checkpoints
+      // are rare (one a minute at most), so the lookup costs nothing that matters.
+      const label = options.auditCheckpointKeyLabel ?? defaultAuditCheckpointKeyLabel;
+      return withToken("signing an audit checkpoint", (token) =>
+        signWithPepper(token.session, checkedSecretKey(token.session, label, "generic-secret"), message),
+      );
+    },
+
     async rotateDataKey(purpose) {
       if (!isDataKeyPurpose(purpose)) {
         throw new BankError("internal", { internalMessage: `unknown data-key purpose ${String(purpose)}` });
@@ -576,6 +590,7 @@ export function sharedPkcs11Provider(): Pkcs11KeyProvider {
       pinFile: configuration.pkcs11.pinFile,
       keyEncryptionKeyLabel: configuration.pkcs11.keyEncryptionKeyLabel,
       pepperKeyLabel: configuration.pkcs11.pepperKeyLabel,
+      auditCheckpointKeyLabel: configuration.audit.pkcs11KeyLabel,
       refreshSeconds: configuration.keyRefreshSeconds,
       openStore: configuredDataKeyStore,
     });

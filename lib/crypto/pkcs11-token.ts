@@ -30,11 +30,19 @@ import {
   type Slot,
 } from "graphene-pk11";
 
-/** The two keys the bank keeps in its token, both by label. */
+/** The keys the bank keeps in its token, all by label. */
 export interface BankKeyLabels {
   readonly keyEncryptionKeyLabel: string;
   readonly pepperKeyLabel: string;
+  /**
+   * The audit checkpoint key (PKCS11_AUDIT_KEY_LABEL); optional so that callers written before the audit
+   * chain keep working, in which case `defaultAuditCheckpointKeyLabel` is created.
+   */
+  readonly auditCheckpointKeyLabel?: string;
 }
+
+/** The label of the audit checkpoint key unless PKCS11_AUDIT_KEY_LABEL names another. */
+export const defaultAuditCheckpointKeyLabel = "bank-audit-checkpoint";
 
 export interface LoadedModule {
   readonly module: Module;
@@ -282,11 +290,14 @@ export function createKeyEncryptionKeyIfMissing(session: Session, label: string)
   return "created";
 }
 
-/** Creates the key-encryption key and the pepper key inside the token unless keys with those labels exist. */
+/**
+ * Creates the key-encryption key, the pepper key and the audit checkpoint key inside the token unless keys with
+ * those labels exist.
+ */
 export function createBankKeysIfMissing(
   session: Session,
   labels: BankKeyLabels,
-): { keyEncryptionKey: KeyCreationResult; pepperKey: KeyCreationResult } {
+): { keyEncryptionKey: KeyCreationResult; pepperKey: KeyCreationResult; auditCheckpointKey: KeyCreationResult } {
   let keyEncryptionKey: KeyCreationResult = "exists";
   if (findSecretKey(session, labels.keyEncryptionKeyLabel) === undefined) {
     session.generateKey(KeyGenMechanism.AES, keyEncryptionKeyTemplate(labels.keyEncryptionKeyLabel));
@@ -300,7 +311,16 @@ export function createBankKeysIfMissing(
   // Whatever existed before must also meet the requirements, or the provider would refuse it at start.
   checkedSecretKey(session, labels.keyEncryptionKeyLabel, "aes");
   checkedSecretKey(session, labels.pepperKeyLabel, "generic-secret");
-  return { keyEncryptionKey, pepperKey };
+  // The audit checkpoint key has exactly the pepper's attributes (an HMAC key that signs inside the token and
+  // can never be read out); a token set up before the audit chain existed gains it on the next hsm:init.
+  const auditLabel = labels.auditCheckpointKeyLabel ?? defaultAuditCheckpointKeyLabel;
+  let auditCheckpointKey: KeyCreationResult = "exists";
+  if (findSecretKey(session, auditLabel) === undefined) {
+    session.generateKey(KeyGenMechanism.GENERIC_SECRET, pepperKeyTemplate(auditLabel));
+    auditCheckpointKey = "created";
+  }
+  checkedSecretKey(session, auditLabel, "generic-secret");
+  return { keyEncryptionKey, pepperKey, auditCheckpointKey };
 }
 
 /*
@@ -363,7 +383,10 @@ export function unwrapDataKey(session: Session, keyEncryptionKey: SecretKey, wra
   return Buffer.from(decipher.once(encrypted, Buffer.alloc(encrypted.length)));
 }
 
-/** HMAC-SHA256 of `message` computed inside the token with the (never extractable) pepper key. */
+/**
+ * HMAC-SHA256 of `message` computed inside the token with a never-extractable HMAC key: the pepper key, or the
+ * audit checkpoint key (same attributes, same mechanism).
+ */
 export function signWithPepper(session: Session, pepperKey: SecretKey, message: Buffer): Buffer {
   return Buffer.from(session.createSign("SHA256_HMAC", pepperKey).once(message));
 }

@@ -95,6 +95,7 @@ DECLARE
   inserted_id uuid;
   debit_balance_after bigint;
   credit_balance_after bigint;
+  writer_transaction_id xid8;
 BEGIN
   -- Programming errors, not customer errors: the TypeScript layer validated all of these already.
   IF p_amount_minor IS NULL OR p_amount_minor <= 0 THEN
@@ -270,8 +271,12 @@ BEGIN
       WHERE user_id = p_initiator_id;
   END IF;
 
-  INSERT INTO audit_events (occurred_at, actor_id, actor_role, action, target_type, target_id, ip_address, user_agent, details)
-  VALUES (p_now, p_initiator_id, 'customer',
+  -- The event names its writer's transaction (the audit sealer's rule, lib/audit/record-audit-event.ts): the
+  -- id must exist before the identity column draws the sequence value. This transaction has already written
+  -- above, so it has one; taking it in its own statement keeps that true whatever the insert's evaluation order.
+  writer_transaction_id := pg_current_xact_id();
+  INSERT INTO audit_events (writer_transaction, occurred_at, actor_id, actor_role, action, target_type, target_id, ip_address, user_agent, details)
+  VALUES (writer_transaction_id, p_now, p_initiator_id, 'customer',
           CASE WHEN new_status = 'held' THEN 'ledger.transfer.held' ELSE 'ledger.transfer.posted' END,
           'transfer', p_transfer_id::text, p_ip_address, left(p_user_agent, 512),
           jsonb_build_object('amountMinor', p_amount_minor::text, 'currency', debit_currency,
@@ -305,6 +310,7 @@ DECLARE
   credit_status account_status;
   debit_balance_after bigint;
   credit_balance_after bigint;
+  writer_transaction_id xid8;
 BEGIN
   -- Lock order: the transfer being decided, then the limits row, then the accounts in id order.
   SELECT t.id, t.status, t.initiated_by, t.debit_account_id, t.credit_account_id, t.amount_minor, t.currency, t.created_at
@@ -351,8 +357,12 @@ BEGIN
       WHERE id = held.id;
   END IF;
 
-  INSERT INTO audit_events (occurred_at, actor_id, actor_role, action, target_type, target_id, ip_address, user_agent, details)
-  VALUES (p_now, p_staff_id, p_staff_role,
+  -- The event names its writer's transaction (the audit sealer's rule, lib/audit/record-audit-event.ts): the
+  -- id must exist before the identity column draws the sequence value. This transaction has already written
+  -- above, so it has one; taking it in its own statement keeps that true whatever the insert's evaluation order.
+  writer_transaction_id := pg_current_xact_id();
+  INSERT INTO audit_events (writer_transaction, occurred_at, actor_id, actor_role, action, target_type, target_id, ip_address, user_agent, details)
+  VALUES (writer_transaction_id, p_now, p_staff_id, p_staff_role,
           CASE WHEN p_approve THEN 'ledger.transfer.approved' ELSE 'ledger.transfer.rejected' END,
           'transfer', held.id::text, p_ip_address, left(p_user_agent, 512),
           jsonb_build_object('amountMinor', held.amount_minor::text, 'currency', held.currency));
@@ -385,6 +395,7 @@ DECLARE
   to_status account_status;
   from_balance_after bigint;
   to_balance_after bigint;
+  writer_transaction_id xid8;
 BEGIN
   SELECT t.id, t.kind, t.status, t.initiated_by, t.debit_account_id, t.credit_account_id, t.amount_minor, t.currency,
          t.created_at
@@ -437,8 +448,12 @@ BEGIN
      WHERE user_id = original.initiated_by AND limit_day = (original.created_at AT TIME ZONE 'UTC')::date;
   END IF;
 
-  INSERT INTO audit_events (occurred_at, actor_id, actor_role, action, target_type, target_id, ip_address, user_agent, details)
-  VALUES (p_now, p_actor_id, p_actor_role, 'ledger.transfer.reversed', 'transfer', original.id::text,
+  -- The event names its writer's transaction (the audit sealer's rule, lib/audit/record-audit-event.ts): the
+  -- id must exist before the identity column draws the sequence value. This transaction has already written
+  -- above, so it has one; taking it in its own statement keeps that true whatever the insert's evaluation order.
+  writer_transaction_id := pg_current_xact_id();
+  INSERT INTO audit_events (writer_transaction, occurred_at, actor_id, actor_role, action, target_type, target_id, ip_address, user_agent, details)
+  VALUES (writer_transaction_id, p_now, p_actor_id, p_actor_role, 'ledger.transfer.reversed', 'transfer', original.id::text,
           p_ip_address, left(p_user_agent, 512),
           jsonb_build_object('reversalId', p_reversal_id::text, 'amountMinor', original.amount_minor::text,
                              'currency', original.currency));

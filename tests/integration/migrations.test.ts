@@ -6,6 +6,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { database, databaseHandle } from "@/db/client";
 import { applyMigrations } from "@/db/migrations";
 import { accounts, auditEvents, ledgerEntries, transfers, users } from "@/db/schema";
+import { recordAuditEvent } from "@/lib/audit/record-audit-event";
 import { databaseFailureOf, queryRows, sqlState } from "../helpers/database-queries";
 import { useIntegrationEnvironment } from "../helpers/integration-environment";
 
@@ -197,7 +198,7 @@ describe("database invariants", () => {
       { accountId: fundingAccountId, amountMinor: -100n },
       { accountId: customerAccountId, amountMinor: 100n },
     ]);
-    await database().insert(auditEvents).values({ actorId: null, actorRole: "system", action: "test.history.written" });
+    await recordAuditEvent(database(), { actorId: null, actorRole: "system", action: "test.history.written" });
   });
 
   describe("ledger_entries is append-only", () => {
@@ -246,7 +247,7 @@ describe("database invariants", () => {
       );
       expect(deletion.code).toBe(sqlState.insufficientPrivilege);
       expect(deletion.message).toContain("append-only");
-      const truncation = await databaseFailureOf(database().execute(sql`truncate audit_events`));
+      const truncation = await databaseFailureOf(database().execute(sql`truncate audit_events cascade`));
       expect(truncation.code).toBe(sqlState.insufficientPrivilege);
       const events = await database().select().from(auditEvents).where(eq(auditEvents.action, "test.history.written"));
       expect(events).toHaveLength(1);

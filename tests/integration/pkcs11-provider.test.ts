@@ -9,10 +9,11 @@ import { and, eq, sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { database, databaseHandle } from "@/db/client";
 import { applyMigrations } from "@/db/migrations";
-import { dataKeys } from "@/db/schema";
+import { auditEvents, dataKeys } from "@/db/schema";
 import { configuredDataKeyStore, storedKeyPurposes, type DataKeyStore } from "@/lib/crypto/data-key-store";
 import { createFieldCipher, type FieldContext } from "@/lib/crypto/field-cipher";
 import { dataKeyPurposes } from "@/lib/crypto/key-provider";
+import { keyEncryptionKeyRotatedAction, rewrapDataKeysUnderNewKey } from "@/lib/crypto/rewrap-data-keys";
 import {
   createPkcs11Provider,
   sharedPkcs11Provider,
@@ -433,8 +434,14 @@ describe("key-encryption key rotation", () => {
     expect(rowsBefore.every((row) => row.wrappingKeyLabel === testKeyLabels.keyEncryptionKeyLabel)).toBe(true);
 
     const rotating = provider({ keyEncryptionKeyLabel: newLabel });
-    expect(await rotating.rewrapDataKeys()).toBe(rowsBefore.length);
-    expect(await rotating.rewrapDataKeys()).toBe(0);
+    expect(await rewrapDataKeysUnderNewKey(rotating, newLabel)).toBe(rowsBefore.length);
+    expect(await rewrapDataKeysUnderNewKey(rotating, newLabel)).toBe(0);
+    // Recorded once: the confirming run that re-wrapped nothing adds no event.
+    const rotations = await database()
+      .select({ targetId: auditEvents.targetId, details: auditEvents.details })
+      .from(auditEvents)
+      .where(eq(auditEvents.action, keyEncryptionKeyRotatedAction));
+    expect(rotations).toEqual([{ targetId: newLabel, details: { rewrappedDataKeys: rowsBefore.length } }]);
     const rowsAfter = await storedRows();
     expect(rowsAfter.map((row) => [row.purpose, row.version])).toEqual(rowsBefore.map((row) => [row.purpose, row.version]));
     for (const [index, row] of rowsAfter.entries()) {

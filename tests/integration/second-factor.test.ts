@@ -4,7 +4,7 @@ import { generate } from "otplib";
 import { beforeAll, describe, expect, it } from "vitest";
 import { database, databaseHandle } from "@/db/client";
 import { applyMigrations } from "@/db/migrations";
-import { outbox, recoveryCodes, sessions, signInEvents, signInTickets, stepUpConfirmations, users } from "@/db/schema";
+import { auditEvents, outbox, recoveryCodes, sessions, signInEvents, signInTickets, stepUpConfirmations, users } from "@/db/schema";
 import type { SessionActor } from "@/lib/auth/actor";
 import { authenticateWithPassword } from "@/lib/auth/authenticate-with-password";
 import { completeSignIn } from "@/lib/auth/complete-sign-in";
@@ -215,10 +215,16 @@ describe("recovery codes", () => {
     const [first] = await regenerateRecoveryCodes(database(), customer.userId);
     if (!first) throw new Error("no code");
     const typed = ` ${first.toLowerCase().replaceAll("-", " ")} `;
-    await expect(useRecoveryCode(database(), customer.userId, typed)).resolves.toEqual({ used: true, remaining: 9 });
-    await expect(useRecoveryCode(database(), customer.userId, first)).resolves.toEqual({ used: false, reason: "wrong_code" });
+    await expect(useRecoveryCode(database(), customer.userId, typed, context)).resolves.toEqual({ used: true, remaining: 9 });
+    await expect(useRecoveryCode(database(), customer.userId, first, context)).resolves.toEqual({ used: false, reason: "wrong_code" });
     expect(await remainingRecoveryCodes(customer.userId)).toBe(9);
     expect(await templatesQueuedFor(customer.userId)).toEqual(["recovery_code_used"]);
+    // The use is in the audit trail (once: the second, refused attempt records nothing here).
+    const events = await database()
+      .select({ ipAddress: auditEvents.ipAddress, details: auditEvents.details })
+      .from(auditEvents)
+      .where(and(eq(auditEvents.action, "auth.recovery_code.used"), eq(auditEvents.targetId, customer.userId)));
+    expect(events).toEqual([{ ipAddress: context.ipAddress, details: { remaining: 9 } }]);
   });
 
   it("does not accept one customer's code for another customer", async () => {
@@ -226,7 +232,7 @@ describe("recovery codes", () => {
     const other = await createCustomer();
     const [code] = await regenerateRecoveryCodes(database(), owner.userId);
     await regenerateRecoveryCodes(database(), other.userId);
-    await expect(useRecoveryCode(database(), other.userId, code ?? "")).resolves.toEqual({ used: false, reason: "wrong_code" });
+    await expect(useRecoveryCode(database(), other.userId, code ?? "", context)).resolves.toEqual({ used: false, reason: "wrong_code" });
     expect(await remainingRecoveryCodes(owner.userId)).toBe(10);
   });
 
@@ -234,7 +240,7 @@ describe("recovery codes", () => {
     const customer = await createCustomer();
     await regenerateRecoveryCodes(database(), customer.userId);
     for (const input of ["", "ABCDE-FGHJK", "ABCDE-FGHJK-LMNPO", "ABCDE-FGHJK-LMNPQ-R"]) {
-      await expect(useRecoveryCode(database(), customer.userId, input)).resolves.toEqual({ used: false, reason: "malformed" });
+      await expect(useRecoveryCode(database(), customer.userId, input, context)).resolves.toEqual({ used: false, reason: "malformed" });
     }
     expect(await remainingRecoveryCodes(customer.userId)).toBe(10);
   });
@@ -244,18 +250,18 @@ describe("recovery codes", () => {
     const oldCodes = await regenerateRecoveryCodes(database(), customer.userId);
     const newCodes = await regenerateRecoveryCodes(database(), customer.userId);
     for (const code of oldCodes) {
-      expect((await useRecoveryCode(database(), customer.userId, code)).used).toBe(false);
+      expect((await useRecoveryCode(database(), customer.userId, code, context)).used).toBe(false);
     }
     expect(await remainingRecoveryCodes(customer.userId)).toBe(10);
-    expect((await useRecoveryCode(database(), customer.userId, newCodes[0] ?? "")).used).toBe(true);
+    expect((await useRecoveryCode(database(), customer.userId, newCodes[0] ?? "", context)).used).toBe(true);
   });
 
   it("tells the owner when two or fewer codes are left", async () => {
     const customer = await createCustomer();
     const codes = await regenerateRecoveryCodes(database(), customer.userId);
-    for (const code of codes.slice(0, 7)) await useRecoveryCode(database(), customer.userId, code);
+    for (const code of codes.slice(0, 7)) await useRecoveryCode(database(), customer.userId, code, context);
     expect(await templatesQueuedFor(customer.userId)).not.toContain("recovery_codes_low");
-    await useRecoveryCode(database(), customer.userId, codes[7] ?? "");
+    await useRecoveryCode(database(), customer.userId, codes[7] ?? "", context);
     const templates = await templatesQueuedFor(customer.userId);
     expect(templates.filter((template) => template === "recovery_codes_low")).toHaveLength(1);
     expect(templates.filter((template) => template === "recovery_code_used")).toHaveLength(8);
@@ -267,7 +273,7 @@ describe("recovery codes", () => {
       const customer = await createCustomer();
       const [code] = await regenerateRecoveryCodes(database(), customer.userId);
       const results = await Promise.all(
-        Array.from({ length: 10 }, () => useRecoveryCode(database(), customer.userId, code ?? "")),
+        Array.from({ length: 10 }, () => useRecoveryCode(database(), customer.userId, code ?? "", context)),
       );
       expect(results.filter((result) => result.used)).toHaveLength(1);
       expect(await remainingRecoveryCodes(customer.userId)).toBe(9);

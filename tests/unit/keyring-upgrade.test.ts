@@ -1,4 +1,5 @@
 import { execFile } from "node:child_process";
+import { createHmac } from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -36,6 +37,42 @@ function expectOnlyTheKeyringIn(directory: string): void {
   expect(fs.readdirSync(directory)).toEqual(["keyring.json"]);
 }
 
+describe("adding the audit checkpoint key to a keyring made before the audit chain", () => {
+  it("adds a fresh checkpoint key, keeps the pepper and every other key, and the provider then signs with it", async () => {
+    const filePath = freshPath();
+    expect(await createKeyringFile(filePath)).toBe("created");
+    const complete = parseKeyringText(fs.readFileSync(filePath, "utf8"), filePath);
+    const { auditCheckpointKey: dropped, ...withoutAuditKey } = complete;
+    fs.writeFileSync(filePath, JSON.stringify(withoutAuditKey));
+    await expect(createLocalKeyring(filePath).signAuditCheckpoint(Buffer.from("m"))).rejects.toThrow(
+      /no audit checkpoint key .*scripts\/init-keyring\.ts/,
+    );
+
+    expect(await addPasswordPepperIfMissing(filePath)).toBe("audit-checkpoint-key-added");
+    const upgraded = parseKeyringText(fs.readFileSync(filePath, "utf8"), filePath);
+    expect(keysOf(upgraded)).toEqual(keysOf(complete));
+    expect(upgraded.passwordPepper).toBe(complete.passwordPepper);
+    expect(upgraded.auditCheckpointKey).not.toBe(dropped);
+    expect(Buffer.from(upgraded.auditCheckpointKey, "base64")).toHaveLength(32);
+    expect(fs.statSync(filePath).mode & 0o777).toBe(0o600);
+    expectOnlyTheKeyringIn(path.dirname(filePath));
+    const message = Buffer.from("checkpoint");
+    expect(await createLocalKeyring(filePath).signAuditCheckpoint(message)).toEqual(
+      createHmac("sha256", Buffer.from(upgraded.auditCheckpointKey, "base64")).update(message).digest(),
+    );
+    expect(await addPasswordPepperIfMissing(filePath)).toBe("up-to-date");
+  });
+
+  it("gives a keyring without a pepper both the pepper and the checkpoint key in one upgrade", async () => {
+    const filePath = freshPath();
+    writeKeyringWithoutPepper(filePath);
+    expect(await addPasswordPepperIfMissing(filePath)).toBe("pepper-added");
+    const upgraded = parseKeyringText(fs.readFileSync(filePath, "utf8"), filePath);
+    expect(Buffer.from(upgraded.auditCheckpointKey, "base64")).toHaveLength(32);
+    expect(upgraded.auditCheckpointKey).not.toBe(upgraded.passwordPepper);
+  });
+});
+
 describe("adding the password pepper to an old keyring", () => {
   it("adds a fresh pepper, keeps every other key byte for byte, and leaves mode 0600", async () => {
     const filePath = freshPath();
@@ -57,7 +94,11 @@ describe("adding the password pepper to an old keyring", () => {
     const old = writeKeyringWithoutPepper(filePath);
     // The same data keys with some pepper, in another file, stand for the keys that encrypted existing rows.
     const twinPath = freshPath();
-    expect(await createKeyringFile(twinPath, { ...old, passwordPepper: Buffer.alloc(32, 5).toString("base64") })).toBe("created");
+    expect(await createKeyringFile(twinPath, {
+      ...old,
+      passwordPepper: Buffer.alloc(32, 5).toString("base64"),
+      auditCheckpointKey: Buffer.alloc(32, 6).toString("base64"),
+    })).toBe("created");
     const context = { table: "users", column: "legal_name", rowId: "0001" };
     const ciphertext = await createFieldCipher(createLocalKeyring(twinPath)).encryptField("Alice Example", context);
 

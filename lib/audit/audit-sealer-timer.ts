@@ -1,0 +1,46 @@
+import "server-only";
+import { database } from "@/db/client";
+import { sealAuditEvents, writeAuditCheckpointIfDue } from "@/lib/audit/seal-audit-events";
+import { env } from "@/lib/env";
+import { logger } from "@/lib/logger";
+
+const globalForSealer = globalThis as typeof globalThis & { bankAuditSealer?: NodeJS.Timeout };
+
+/**
+ * Seals new audit events every AUDIT_SEAL_INTERVAL_SECONDS (default 2) and signs a checkpoint when one is due.
+ * Started once per process by instrumentation.ts. Every app instance may run one: the sealer's advisory lock
+ * lets one of them work at a time and the others return at once ("busy"). A run never overlaps the previous
+ * one in the same process. Failures are logged and retried on the next tick; writers are never affected, they
+ * only wait a little longer for their events to be sealed.
+ */
+export function startAuditSealer(): void {
+  if (globalForSealer.bankAuditSealer) return;
+  const configuration = env().audit;
+  if (configuration.sealIntervalSeconds === 0) return;
+  let running = false;
+  const run = async () => {
+    if (running) return;
+    running = true;
+    try {
+      const db = database();
+      const result = await sealAuditEvents(db, {
+        // Waiting longer than a few ticks only delays the next attempt; a transaction that stays open that
+        // long is worth a log line.
+        waitTimeoutMilliseconds: Math.max(1_000, configuration.sealIntervalSeconds * 5_000),
+      });
+      if (result.outcome === "waiting") {
+        logger.warn("audit sealer: a long-running transaction is holding back sealing; will retry");
+      }
+      await writeAuditCheckpointIfDue(db, {
+        everyEvents: configuration.checkpointEveryEvents,
+        everySeconds: configuration.checkpointEverySeconds,
+      });
+    } catch (error) {
+      logger.error({ err: error }, "audit sealer: sealing or checkpointing failed; will retry");
+    } finally {
+      running = false;
+    }
+  };
+  globalForSealer.bankAuditSealer = setInterval(() => void run(), configuration.sealIntervalSeconds * 1000);
+  globalForSealer.bankAuditSealer.unref();
+}
