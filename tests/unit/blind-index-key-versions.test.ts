@@ -37,7 +37,12 @@ function writeSingleKeyShape(filePath: string, options: { withPepper: boolean })
   const keyring = generateKeyring();
   const email = String(keyring.blindIndexKeys.email.versions["1"]);
   const old: Record<string, unknown> = { format: 1, dataKeys: keyring.dataKeys, blindIndexKeys: { email } };
-  if (options.withPepper) old.passwordPepper = keyring.passwordPepper;
+  // With the pepper comes the audit checkpoint key: both are keys a provider today requires, so a file with
+  // them differs from a current one only in the blind-index shape this file is about.
+  if (options.withPepper) {
+    old.passwordPepper = keyring.passwordPepper;
+    old.auditCheckpointKey = keyring.auditCheckpointKey;
+  }
   fs.writeFileSync(filePath, `${JSON.stringify(old, null, 2)}\n`, { mode: 0o600, flag: "wx" });
   return { email, keyring };
 }
