@@ -29,6 +29,7 @@ import {
 } from "@/lib/crypto/reencryption";
 import { env } from "@/lib/env";
 import { ProgressBar } from "./progress-bar";
+import { describeError } from "@/scripts/describe-error";
 
 const defaultBatchSize = 500;
 const usage =
@@ -136,18 +137,6 @@ async function recordReencryptionCompleted(columns: readonly EncryptedColumn[]):
       details: { purpose, version: await currentDataKeyVersion(purpose) },
     });
   }
-}
-
-function describeError(error: unknown): string {
-  // Messages along the cause chain name columns, row ids, files and versions; values reach them only as
-  // ciphertext, and key material never does.
-  const parts: string[] = [];
-  let current: unknown = error;
-  while (current instanceof Error && parts.length < 5) {
-    parts.push(current.message);
-    current = current.cause;
-  }
-  return parts.length > 0 ? parts.join(": ") : String(error);
 }
 
 try {

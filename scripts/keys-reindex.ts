@@ -30,6 +30,7 @@ import { blindIndexPurposes, isBlindIndexPurpose, type BlindIndexPurpose } from 
 import { secondsSinceNewestBlindIndexRotation } from "@/lib/crypto/rotate-blind-index-keys";
 import { env } from "@/lib/env";
 import { ProgressBar } from "./progress-bar";
+import { describeError } from "@/scripts/describe-error";
 
 const defaultBatchSize = 500;
 const usage =
@@ -127,18 +128,6 @@ async function main(): Promise<number> {
     await recordReindexCompleted(purpose, await currentBlindIndexVersion(purpose), reindexedByPurpose.get(purpose) ?? 0);
   }
   return 0;
-}
-
-function describeError(error: unknown): string {
-  // Messages along the cause chain name columns, row ids and versions; values reach them only as ciphertext
-  // or HMACs, and key material never does.
-  const parts: string[] = [];
-  let current: unknown = error;
-  while (current instanceof Error && parts.length < 5) {
-    parts.push(current.message);
-    current = current.cause;
-  }
-  return parts.length > 0 ? parts.join(": ") : String(error);
 }
 
 try {
