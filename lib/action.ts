@@ -14,7 +14,7 @@ export type ActionResult<T> =
   | { ok: true; data: T }
   | { ok: false; code: ErrorCode; message: string; fieldErrors?: FieldErrors; details?: Readonly<Record<string, string>> };
 
-type ActionInput = FormData | Record<string, unknown>;
+export type ActionInput = FormData | Record<string, unknown>;
 
 function toPlainObject(input: ActionInput): Record<string, unknown> {
   if (input instanceof FormData) {
@@ -43,7 +43,7 @@ function toFailure(error: unknown): Extract<ActionResult<never>, { ok: false }> 
   return { ok: false, code: internal.code, message: internal.userMessage };
 }
 
-async function runGuarded<T>(work: () => Promise<T>): Promise<ActionResult<T>> {
+export async function runGuarded<T>(work: () => Promise<T>): Promise<ActionResult<T>> {
   try {
     return { ok: true, data: await work() };
   } catch (error) {
@@ -53,7 +53,7 @@ async function runGuarded<T>(work: () => Promise<T>): Promise<ActionResult<T>> {
   }
 }
 
-async function assertSameOrigin(): Promise<void> {
+export async function assertSameOrigin(): Promise<void> {
   if (!isSameOriginRequest(await headers(), env().appOrigin)) {
     throw new BankError("forbidden", { internalMessage: "cross-origin or origin-less server action refused" });
   }
@@ -63,7 +63,7 @@ async function assertSameOrigin(): Promise<void> {
  * Parses asynchronously, because some schemas have asynchronous refinements (the password policy loads zxcvbn
  * with a dynamic import); a synchronous parse would throw on them. Synchronous schemas parse the same way.
  */
-async function parseInput<Schema extends z.ZodType>(schema: Schema, input: ActionInput): Promise<z.output<Schema>> {
+export async function parseInput<Schema extends z.ZodType>(schema: Schema, input: ActionInput): Promise<z.output<Schema>> {
   const parsed = await schema.safeParseAsync(toPlainObject(input));
   if (!parsed.success) {
     throw new BankError("invalid_input", { fieldErrors: z.flattenError(parsed.error).fieldErrors as FieldErrors });

@@ -1,0 +1,104 @@
+import type { StaffRole } from "@/lib/auth/actor";
+
+/**
+ * The back office's permission matrix: which staff role may do what. This file is the single source: the data
+ * layer checks it on every staff function (lib/admin/staff-guard.ts), the pages and actions ask the same guard,
+ * README shows it as a table, and the authorization matrix test is generated from it, so that a new staff
+ * action without an entry here fails that test.
+ *
+ * Anyone who is not staff (signed out, or a customer) may do none of these, and learns nothing: every refusal
+ * is a 404. A staff member whose role lacks a permission also gets a 404 for it.
+ */
+export const staffPermissions = [
+  "overview.read",
+  "customers.read",
+  "customers.reveal_pii",
+  "customers.clear_lockout",
+  "customers.revoke_sessions",
+  "accounts.freeze",
+  "mfa_reset.request",
+  "mfa_reset.approve",
+  "transfers.read_held",
+  "transfers.comment",
+  "transfers.approve",
+  "transfers.reject",
+  "staff.read",
+  "staff.invite",
+  "staff.change_role",
+  "staff.approve_admin_grant",
+  "audit.read",
+  "audit.export",
+] as const;
+
+export type StaffPermission = (typeof staffPermissions)[number];
+
+/** What each permission means, for README's table and the pages' help text. */
+export const permissionDescriptions: Record<StaffPermission, string> = {
+  "overview.read": "See the overview (customer count, total deposits, today's transfers, held transfers, locked sign-ins)",
+  "customers.read": "Find customers and read their page with PII masked",
+  "customers.reveal_pii": "Reveal one masked field of a customer, with a stated reason (audited)",
+  "customers.clear_lockout": "Clear a customer's sign-in lock",
+  "customers.revoke_sessions": "Revoke all of a customer's sessions",
+  "accounts.freeze": "Freeze and unfreeze a customer's account",
+  "mfa_reset.request": "Request the reset of a customer's second factor",
+  "mfa_reset.approve": "Approve another staff member's request to reset a customer's second factor",
+  "transfers.read_held": "See the held-transfer queue and a held transfer's reviews",
+  "transfers.comment": "Comment on a held transfer",
+  "transfers.approve": "Approve a held transfer (four eyes)",
+  "transfers.reject": "Reject a held transfer with a reason",
+  "staff.read": "See the staff list and pending role requests",
+  "staff.invite": "Invite a new staff member",
+  "staff.change_role": "Grant or remove a staff role (granting admin needs a second admin)",
+  "staff.approve_admin_grant": "Approve another admin's request to grant the admin role",
+  "audit.read": "Read the audit trail and its verification status",
+  "audit.export": "Export the audit trail as CSV",
+};
+
+const allPermissions: readonly StaffPermission[] = staffPermissions;
+
+export const permissionMatrix: Readonly<Record<StaffRole, readonly StaffPermission[]>> = {
+  admin: allPermissions,
+  support: [
+    "overview.read",
+    "customers.read",
+    "customers.reveal_pii",
+    "customers.clear_lockout",
+    "customers.revoke_sessions",
+    "accounts.freeze",
+    "mfa_reset.request",
+    "mfa_reset.approve",
+    "transfers.read_held",
+    "transfers.comment",
+    "transfers.approve",
+    "transfers.reject",
+  ],
+  // Auditors read everything and change nothing. Revealing a masked field changes nothing either, but it is
+  // recorded with the stated reason like anyone else's reveal.
+  auditor: [
+    "overview.read",
+    "customers.read",
+    "customers.reveal_pii",
+    "transfers.read_held",
+    "staff.read",
+    "audit.read",
+    "audit.export",
+  ],
+};
+
+/**
+ * The sensitive permissions: the staff member must have confirmed a fresh second factor (step-up) before
+ * each use, on top of the MFA of their sign-in.
+ */
+export const stepUpPermissions: ReadonlySet<StaffPermission> = new Set<StaffPermission>([
+  "customers.reveal_pii",
+  "accounts.freeze",
+  "mfa_reset.request",
+  "mfa_reset.approve",
+  "transfers.approve",
+  "staff.change_role",
+  "staff.approve_admin_grant",
+]);
+
+export function roleHasPermission(role: StaffRole, permission: StaffPermission): boolean {
+  return permissionMatrix[role].includes(permission);
+}
