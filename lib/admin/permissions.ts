@@ -102,3 +102,23 @@ export const stepUpPermissions: ReadonlySet<StaffPermission> = new Set<StaffPerm
 export function roleHasPermission(role: StaffRole, permission: StaffPermission): boolean {
   return permissionMatrix[role].includes(permission);
 }
+
+/**
+ * Every back-office server action by its exported name, with the permission it needs. The authorization matrix
+ * test enumerates the admin actions from the build's server-reference manifest and fails on any action that is
+ * missing here, so a new action cannot ship without a decided permission. Keep one entry per line, grouped by
+ * the file that exports it.
+ */
+export const adminActionPermissions: Readonly<Record<string, StaffPermission>> = {
+};
+
+/**
+ * Every back-office page by its route (as in app/admin, dynamic segments in brackets), with the permission it
+ * needs to render. The authorization matrix test visits each.
+ */
+export const adminPagePermissions: Readonly<Record<string, StaffPermission>> = {
+};
+
+/** Every back-office route handler by its route and method, with the permission it needs. */
+export const adminRoutePermissions: Readonly<Record<string, StaffPermission>> = {
+};
