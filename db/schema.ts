@@ -344,16 +344,18 @@ export const auditEvents = pgTable(
  * The tamper-evident hash chain over the audit trail, one link per sealed event, written only by the sealer
  * (lib/audit/seal-audit-events.ts) and append-only like the events. `chainPosition` counts sealed events from
  * 1 without gaps (the event sequence has gaps: rolled-back writers leave them); `hash` is
- * SHA-256(previous hash, position, canonical encoding of the event), lowercase hex. A trigger in drizzle/0010
- * accepts a link only if it extends the current head (position - 1 exists with `previousHash` as its hash
- * and a smaller sequence), so two sealers can never fork the chain, whatever the application does.
+ * SHA-256(previous hash, position, canonical encoding of the event), lowercase hex. A statement trigger
+ * (drizzle/0011, replacing 0010's row trigger) accepts an insert only if every new link extends the chain
+ * (position - 1 exists with `previousHash` as its hash and a smaller sequence), so two sealers can never fork
+ * the chain, whatever the application does.
  */
 export const auditChainLinks = pgTable(
   "audit_chain_links",
   {
-    sequence: bigint("sequence", { mode: "bigint" })
-      .primaryKey()
-      .references(() => auditEvents.sequence),
+    // No foreign key to audit_events: checking one would lock (and WAL-log a lock on) every sealed event row,
+    // a cost on the bank's hottest table for no protection, since audit:verify recomputes every link from
+    // its event and reports a link without one (drizzle/0011).
+    sequence: bigint("sequence", { mode: "bigint" }).primaryKey(),
     chainPosition: bigint("chain_position", { mode: "bigint" }).notNull(),
     previousHash: char("previous_hash", { length: 64 }).notNull(),
     hash: char("hash", { length: 64 }).notNull(),

@@ -50,7 +50,7 @@ import { signAuditCheckpoint } from "@/lib/crypto";
  *
  * One sealer at a time: the whole run holds a transaction-level advisory lock, and a second sealer (another
  * app instance, `npm run audit:seal`) returns "busy" at once instead of queueing. The head is read under that
- * lock; independently, the unique chain_position and the insert trigger of drizzle/0010 make a fork
+ * lock; independently, the unique chain_position and the insert trigger of drizzle/0011 make a fork
  * impossible to store.
  *
  * PGlite (one connection, transactions strictly one after another): while the sealer's transaction holds the
@@ -62,7 +62,7 @@ import { signAuditCheckpoint } from "@/lib/crypto";
 const sealerLockKey = 7_413_200_801n;
 
 export interface SealOptions {
-  /** Events hashed and inserted per statement. */
+  /** The width of the sequence window read, hashed and inserted per statement (at most this many events). */
   readonly batchSize?: number;
   /** How long to wait for transactions that may still hold earlier sequence values before giving up this run. */
   readonly waitTimeoutMilliseconds?: number;
@@ -150,18 +150,25 @@ export async function sealAuditEvents(db: Database, options: SealOptions = {}): 
       await sleep(pollIntervalMilliseconds);
     }
 
+    // Batches are windows of the sequence, not "the next batchSize events after the head": with a range
+    // that reaches all the way to lastHandedOut, a large backlog (or stale table statistics) makes PostgreSQL
+    // read and sort the whole range once per batch, quadratic in the backlog. A window may hold fewer events
+    // than its width (gaps) or none; every sequence up to lastHandedOut is final, so empty windows are skipped.
     let sealedEvents = 0;
-    for (;;) {
+    let windowStart = head?.sequence ?? 0n;
+    while (windowStart < lastHandedOut) {
+      const windowEnd = windowStart + BigInt(batchSize) < lastHandedOut ? windowStart + BigInt(batchSize) : lastHandedOut;
       const events = await executeRows<CanonicalAuditEvent & Record<string, unknown>>(
         tx,
         sql`SELECT ${canonicalEventColumns}
               FROM audit_events AS event
-             WHERE event.sequence > ${(head?.sequence ?? 0n).toString()}::bigint
-               AND event.sequence <= ${lastHandedOut.toString()}::bigint
-             ORDER BY event.sequence
-             LIMIT ${batchSize}`,
+             WHERE event.sequence > ${windowStart.toString()}::bigint
+               AND event.sequence <= ${windowEnd.toString()}::bigint
+             ORDER BY event.sequence`,
       );
-      if (events.length === 0) break;
+      windowStart = windowEnd;
+      const lastEvent = events[events.length - 1];
+      if (!lastEvent) continue;
       const links: { sequence: string; chain_position: string; previous_hash: string; hash: string }[] = [];
       let previousHash = head?.hash ?? genesisHash;
       let position = head?.position ?? 0n;
@@ -172,19 +179,14 @@ export async function sealAuditEvents(db: Database, options: SealOptions = {}): 
         previousHash = hash;
       }
       // One statement per batch, the links passed as one JSON parameter (bigints as decimal strings, which the
-      // record type converts exactly). Inserted in chain order, which the insert trigger (each link must follow
-      // the one before it) relies on.
+      // record type converts exactly). The statement trigger of drizzle/0011 checks the whole batch once.
       await tx.execute(sql`
         INSERT INTO audit_chain_links (sequence, chain_position, previous_hash, hash)
         SELECT link.sequence, link.chain_position, link.previous_hash, link.hash
           FROM json_to_recordset(${JSON.stringify(links)}::json)
-               AS link(sequence bigint, chain_position bigint, previous_hash text, hash text)
-         ORDER BY link.chain_position`);
-      const lastEvent = events[events.length - 1];
-      if (!lastEvent) break;
+               AS link(sequence bigint, chain_position bigint, previous_hash text, hash text)`);
       head = { position, hash: previousHash, sequence: BigInt(lastEvent.sequence) };
       sealedEvents += events.length;
-      if (events.length < batchSize) break;
     }
     return { outcome: "sealed", sealedEvents, headPosition: head?.position ?? null, headHash: head?.hash ?? null };
   });

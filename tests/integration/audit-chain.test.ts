@@ -205,6 +205,21 @@ describe("sealing and verifying", () => {
     expect((await verified()).unsealedEvents).toBe(0);
   });
 
+  it("seals across gaps wider than a batch window (a rolled-back writer that drew 150 sequence values)", async () => {
+    const failed = database().transaction(async (tx) => {
+      for (let index = 0; index < 150; index += 1) {
+        await recordAuditEvent(tx, { actorId: null, actorRole: "system", action: "test.audit_chain.rolled_back" });
+      }
+      throw new RollBack();
+    });
+    await expect(failed).rejects.toBeInstanceOf(RollBack);
+    await writeEvents(3, "after-wide-gap");
+    // batchSize 64: at least two windows hold no event at all, and sealing must go on past them.
+    const sealed = await sealEverything();
+    expect(sealed.sealedEvents).toBe(3);
+    expect((await verified()).unsealedEvents).toBe(0);
+  });
+
   it("refuses an event that does not name its writer's transaction", async () => {
     const failure = await databaseFailureOf(
       database().execute(sql`INSERT INTO audit_events (actor_role, action) VALUES ('system', 'test.audit_chain.no_writer')`),
@@ -233,8 +248,29 @@ describe("sealing and verifying", () => {
     );
     expect(wrongPrevious.code).toBe(sqlState.checkViolation);
     expect(wrongPrevious.message).toContain("does not extend");
+    // The rule is checked once per statement (the sealer inserts a batch in one statement), so a break inside
+    // a multi-row insert is refused too: the second new link names a hash that is not the first one's, or a
+    // smaller event sequence than its predecessor's.
+    await writeEvents(1, "fork-second");
+    const [second] = await queryRows<{ sequence: string }>(sql`SELECT max(sequence)::text AS sequence FROM audit_events`);
+    const nextPosition = head.sealedEvents + 1;
+    const firstNewHash = genesisHash.replace(/^0/, "a");
+    const brokenInsideBatch = await databaseFailureOf(
+      database().execute(sql`INSERT INTO audit_chain_links (sequence, chain_position, previous_hash, hash)
+                             VALUES (${event?.sequence}::bigint, ${nextPosition}, ${(await linkAt(head.sealedEvents)).hash}, ${firstNewHash}),
+                                    (${second?.sequence}::bigint, ${nextPosition + 1}, ${genesisHash.replace(/^0/, "b")}, ${genesisHash})`),
+    );
+    expect(brokenInsideBatch.code).toBe(sqlState.checkViolation);
+    expect(brokenInsideBatch.message).toContain(`link ${nextPosition + 1} does not extend`);
+    const sequenceGoingBack = await databaseFailureOf(
+      database().execute(sql`INSERT INTO audit_chain_links (sequence, chain_position, previous_hash, hash)
+                             VALUES (${second?.sequence}::bigint, ${nextPosition}, ${(await linkAt(head.sealedEvents)).hash}, ${firstNewHash}),
+                                    (${event?.sequence}::bigint, ${nextPosition + 1}, ${firstNewHash}, ${genesisHash})`),
+    );
+    expect(sequenceGoingBack.code).toBe(sqlState.checkViolation);
+    expect(sequenceGoingBack.message).toContain(`link ${nextPosition + 1} does not extend`);
     await sealEverything();
-    expect((await verified()).sealedEvents).toBe(head.sealedEvents + 1);
+    expect((await verified()).sealedEvents).toBe(head.sealedEvents + 2);
   });
 });
 
