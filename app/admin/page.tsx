@@ -1,9 +1,8 @@
-import type { Metadata } from "next";
 import { readOverview } from "@/lib/admin/overview";
-import { requireStaffPageActor } from "@/lib/admin/staff-page";
+import { requireStaffPageActor, staffPageMetadata } from "@/lib/admin/staff-page";
 import { formatMinor } from "@/lib/money";
 
-export const metadata: Metadata = { title: "Overview" };
+export const generateMetadata = staffPageMetadata("Overview", "overview.read");
 
 const timeFormat = new Intl.DateTimeFormat("en-GB", { dateStyle: "medium", timeStyle: "short", timeZone: "UTC" });
 

@@ -1,4 +1,5 @@
 import "server-only";
+import type { Metadata } from "next";
 import { notFound } from "next/navigation";
 import { adminPagePermissions, roleHasPermission, type StaffPermission } from "@/lib/admin/permissions";
 import { requireStaffPermission } from "@/lib/admin/staff-guard";
@@ -23,11 +24,17 @@ export async function requireStaffPageActor(permission: StaffPermission): Promis
   }
 }
 
-/** For the layout: the signed-in staff member (any role), or Next's 404 for everyone else. */
-export async function requireAnyStaffPageActor(): Promise<StaffSessionActor> {
-  const actor = await resolveActor();
-  if (!actor || actor.kind !== "staff") notFound();
-  return actor;
+/**
+ * A back-office page's metadata (its title), given only to staff who may open the page. A page's static
+ * `metadata` would still reach the 404 that everyone else gets (Next resolves it alongside the page), and a
+ * title like "Overview" would tell that 404 apart from any other. Use as
+ * `export const generateMetadata = staffPageMetadata("Overview", "overview.read");`.
+ */
+export function staffPageMetadata(title: string, permission: StaffPermission): () => Promise<Metadata> {
+  return async () => {
+    const actor = await resolveActor();
+    return actor?.kind === "staff" && roleHasPermission(actor.role, permission) ? { title } : {};
+  };
 }
 
 export interface StaffNavigationLink {
