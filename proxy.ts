@@ -158,6 +158,11 @@ export async function proxy(request: NextRequest): Promise<Response> {
 
   const isPublic = publicPathPrefixes.some((prefix) => matchesPrefix(pathname, prefix));
   const hidesWithoutSession = matchesPrefix(pathname, backOfficePrefix);
+  if (hidesWithoutSession && request.headers.has("next-action") && !hasSessionCookie(request)) {
+    // A server action call cannot be rewritten to the not-found page: Next would look for the action there and
+    // forward the call to the page that holds it. Without a session there is nothing to run: a plain 404.
+    return proxyRefusal({ status: 404, code: "not_found", title: "Page not found", html });
+  }
   if (!isPublic && !hidesWithoutSession && !hasSessionCookie(request)) {
     // Built from the configured origin, never from the Host header.
     return NextResponse.redirect(new URL("/login", settings.appOrigin), 307);
