@@ -245,6 +245,8 @@ for (const action of actionsById) {
       if (mayUse(caller, permission)) {
         expect(response.status, `${caller} may use ${action.exportedName}`).not.toBe(404);
         expect(response.status, `${caller} may use ${action.exportedName}`).toBeLessThan(500);
+        // A notFound() inside the answer (rather than in its status) would still be a refusal.
+        expect(response.body, `${caller} may use ${action.exportedName}`).not.toContain("NEXT_HTTP_ERROR_FALLBACK");
       } else {
         expect(response.status, `${caller} must get 404 from ${action.exportedName}`).toBe(404);
       }
