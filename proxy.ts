@@ -18,7 +18,8 @@ import {
  * The first, cheap filter in front of everything but static files (STACK-NOTES traps 13 and 19):
  * 1. refuses cross-site writes (Origin missing or foreign, or Sec-Fetch-Site cross-site) with 403;
  * 2. applies the per-IP rate limits, keyed by the address server.ts wrote into `x-client-ip`;
- * 3. redirects visitors without a session cookie away from customer pages;
+ * 3. redirects visitors without a session cookie away from customer pages, and answers the back office (/admin)
+ *    with the site's ordinary 404 for them (a redirect to /login would reveal that something lives there);
  * 4. re-issues the session cookie with a fresh lifetime on requests that count as activity (not on prefetches,
  *    not on the timeout dialog's poll), by decrypting and re-encrypting it, without any database read;
  * 5. sets a CSP with a fresh nonce.
@@ -55,6 +56,11 @@ const publicPathPrefixes = [
   "/docs",
   "/api/",
 ];
+
+// The staff back office. Unlike customer pages it is never announced to a visitor without a session.
+const backOfficePrefix = "/admin";
+// An address no page of the app matches, so that Next renders its ordinary not-found page for it.
+const notFoundPath = "/_not-found";
 
 let cachedEnvironment: Environment | undefined;
 function configuration(): Environment {
@@ -151,7 +157,13 @@ export async function proxy(request: NextRequest): Promise<Response> {
   }
 
   const isPublic = publicPathPrefixes.some((prefix) => matchesPrefix(pathname, prefix));
-  if (!isPublic && !hasSessionCookie(request)) {
+  const hidesWithoutSession = matchesPrefix(pathname, backOfficePrefix);
+  if (hidesWithoutSession && request.headers.has("next-action") && !hasSessionCookie(request)) {
+    // A server action call cannot be rewritten to the not-found page: Next would look for the action there and
+    // forward the call to the page that holds it. Without a session there is nothing to run: a plain 404.
+    return proxyRefusal({ status: 404, code: "not_found", title: "Page not found", html });
+  }
+  if (!isPublic && !hidesWithoutSession && !hasSessionCookie(request)) {
     // Built from the configured origin, never from the Host header.
     return NextResponse.redirect(new URL("/login", settings.appOrigin), 307);
   }
@@ -162,7 +174,14 @@ export async function proxy(request: NextRequest): Promise<Response> {
   const requestHeaders = new Headers(request.headers);
   requestHeaders.set("x-nonce", nonce);
   requestHeaders.set("content-security-policy", contentSecurityPolicy);
-  const response = NextResponse.next({ request: { headers: requestHeaders } });
+  // Without a session cookie the back office is rendered as an address that matches no page, which is exactly
+  // the site's 404 (status, page and headers), with the nonce like any other page. The admin layout and pages
+  // answer the same 404 to customers and to signed-out visitors with a forged cookie: this is only the early
+  // filter.
+  const response =
+    hidesWithoutSession && !hasSessionCookie(request)
+      ? NextResponse.rewrite(new URL(notFoundPath, request.nextUrl), { request: { headers: requestHeaders } })
+      : NextResponse.next({ request: { headers: requestHeaders } });
   response.headers.set("content-security-policy", contentSecurityPolicy);
   const renewedToken = await renewedSessionCookie(request, settings);
   if (renewedToken) {

@@ -79,7 +79,12 @@ interface DemoProfile {
   nationalIdentifier: string;
 }
 
-async function insertUser(
+/**
+ * Inserts a verified user enrolled with `totpSecret`: the email and legal name encrypted and the email's blind
+ * index computed exactly as registration does. Shared with `npm run admin:create` (lib/admin/create-first-admin.ts),
+ * so that the first admin is stored like every other user.
+ */
+export async function insertUser(
   tx: Transaction,
   person: { role: DemoSignIn["role"]; legalName: string; email: string; profile?: DemoProfile },
   password: string,

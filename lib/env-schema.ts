@@ -96,6 +96,8 @@ const rawSchema = z.object({
   // The idle limit goes down to 10 seconds so that the browser tests can watch a session time out; a real
   // deployment keeps the default (15 minutes) or something close to it.
   SESSION_IDLE_TIMEOUT_SECONDS: z.coerce.number().int().min(10).max(3600).default(900),
+  // Staff sessions reach every customer, so they end sooner when idle (10 minutes by default).
+  STAFF_SESSION_IDLE_TIMEOUT_SECONDS: z.coerce.number().int().min(10).max(3600).default(600),
   SESSION_ABSOLUTE_LIFETIME_SECONDS: z.coerce.number().int().min(300).max(86_400).default(43_200),
   // How long before the idle limit the timeout dialog appears. Must be shorter than the idle limit.
   SESSION_WARNING_SECONDS: z.coerce.number().int().min(5).max(300).default(60),
@@ -190,6 +192,7 @@ function finalise(raw: z.infer<typeof rawSchema>) {
     tlsKeyPath: path.resolve(/* turbopackIgnore: true */ raw.TLS_KEY_PATH ?? path.join(/* turbopackIgnore: true */ dataDirectory, "tls", "key.pem")),
     trustedProxies: raw.TRUSTED_PROXIES,
     sessionIdleTimeoutSeconds: raw.SESSION_IDLE_TIMEOUT_SECONDS,
+    staffSessionIdleTimeoutSeconds: raw.STAFF_SESSION_IDLE_TIMEOUT_SECONDS,
     sessionAbsoluteLifetimeSeconds: raw.SESSION_ABSOLUTE_LIFETIME_SECONDS,
     sessionWarningSeconds: raw.SESSION_WARNING_SECONDS,
     lockout: {
@@ -278,6 +281,11 @@ export function parseEnvironment(source: Record<string, string | undefined>): En
   if (raw.SESSION_WARNING_SECONDS >= raw.SESSION_IDLE_TIMEOUT_SECONDS) {
     problems.push(
       "SESSION_WARNING_SECONDS must be shorter than SESSION_IDLE_TIMEOUT_SECONDS (the warning appears before the idle limit)",
+    );
+  }
+  if (raw.SESSION_WARNING_SECONDS >= raw.STAFF_SESSION_IDLE_TIMEOUT_SECONDS) {
+    problems.push(
+      "SESSION_WARNING_SECONDS must be shorter than STAFF_SESSION_IDLE_TIMEOUT_SECONDS (the warning appears before the idle limit)",
     );
   }
   // Each limit must be reachable before the next one refuses the transfer.

@@ -1,4 +1,5 @@
 import type { Metadata } from "next";
+import { notFound } from "next/navigation";
 import { listMyAccounts } from "@/lib/accounts/list-my-accounts";
 import { requireActorOrRedirect } from "@/lib/auth/session";
 import { takeLockNotice } from "@/lib/identity/account-security";
@@ -41,14 +42,8 @@ function signedAmount(item: ActivityItem): string {
 export default async function DashboardPage() {
   // Layouts and pages render independently, so the page checks the session itself too.
   const actor = await requireActorOrRedirect();
-  if (actor.kind !== "customer") {
-    return (
-      <div className="card">
-        <h1>Staff sign-in</h1>
-        <p className="muted">Staff accounts hold no bank accounts. The back office is not available yet.</p>
-      </div>
-    );
-  }
+  // Staff sign in to the back office (/admin); the layout already answers them 404 here.
+  if (actor.kind !== "customer") notFound();
   const [accounts, activity] = await Promise.all([listMyAccounts(actor), listRecentActivity(actor)]);
   const showLockNotice = await takeLockNotice(actor);
   const anyHeld = accounts.some((account) => account.availableMinor !== account.balanceMinor);

@@ -117,6 +117,8 @@ export const adminActionPermissions: Readonly<Record<string, StaffPermission>> =
  * needs to render. The authorization matrix test visits each.
  */
 export const adminPagePermissions: Readonly<Record<string, StaffPermission>> = {
+  // Foundation: the overview.
+  "/admin": "overview.read",
 };
 
 /** Every back-office route handler by its route and method, with the permission it needs. */

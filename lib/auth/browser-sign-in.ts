@@ -4,6 +4,7 @@ import { redirect } from "next/navigation";
 import { signIn } from "@/lib/auth/auth";
 import { deviceIdForSignIn } from "@/lib/auth/device-cookie";
 import { clearSignInTicketCookies, readSignInTicketCookies } from "@/lib/auth/sign-in-ticket-cookies";
+import { readSignInTicket } from "@/lib/auth/sign-in-tickets";
 
 /**
  * Where a browser whose ticket is missing, expired or used goes: the sign-in page, which says in a plain
@@ -27,6 +28,10 @@ export async function requireSignInTicketCookies(): Promise<{ token: string; bro
   return ticket;
 }
 
+function isBackOfficePath(path: string): boolean {
+  return path === "/admin" || path.startsWith("/admin/") || path.startsWith("/admin?");
+}
+
 /**
  * Completes a sign-in whose second factor was just proven: Auth.js's "ticket" provider claims the ticket (once)
  * and creates the session (lib/auth/auth.ts, lib/auth/complete-sign-in.ts). On success Auth.js sets the session
@@ -35,11 +40,15 @@ export async function requireSignInTicketCookies(): Promise<{ token: string; bro
  */
 export async function finishSignIn(redirectTo: string): Promise<never> {
   const ticket = await requireSignInTicketCookies();
+  // Staff have no bank accounts and the customer pages are a 404 for them: they land in the back office, or
+  // on the back-office page they were asked to sign in for.
+  const state = await readSignInTicket(ticket.token, ticket.browserBinding);
+  const destination = state?.staff && !isBackOfficePath(redirectTo) ? "/admin" : redirectTo;
   const deviceId = await deviceIdForSignIn();
   // The ticket is spent whatever happens next: keep it out of the browser from here on.
   await clearSignInTicketCookies();
   try {
-    await signIn("ticket", { ticket: ticket.token, binding: ticket.browserBinding, deviceId, redirectTo });
+    await signIn("ticket", { ticket: ticket.token, binding: ticket.browserBinding, deviceId, redirectTo: destination });
   } catch (error) {
     if (error instanceof AuthError) redirect(restartSignInPath);
     throw error;

@@ -1,5 +1,5 @@
 import "server-only";
-import { and, desc, eq, gt, isNull, lt, ne } from "drizzle-orm";
+import { and, desc, eq, gt, isNull, lt, ne, sql } from "drizzle-orm";
 import { database, type Queryable } from "@/db/client";
 import { sessions, users } from "@/db/schema";
 import type { SessionActor } from "@/lib/auth/actor";
@@ -29,13 +29,16 @@ export type SessionRevocationReason =
   | "idle_timeout"
   | "absolute_lifetime"
   | "account_locked"
-  | "email_unverified";
+  | "email_unverified"
+  | "staff_without_second_factor";
 
 /** Why a request's session was not accepted. */
-export type SessionRefusal = "missing" | "revoked" | "idle" | "expired" | "locked" | "unverified";
+export type SessionRefusal = "missing" | "revoked" | "idle" | "expired" | "locked" | "unverified" | "no_second_factor";
 
 export interface SessionLimits {
   idleTimeoutSeconds: number;
+  /** The idle limit of staff sessions (shorter: a staff session reaches every customer). Defaults to the above. */
+  staffIdleTimeoutSeconds?: number;
   absoluteLifetimeSeconds: number;
 }
 
@@ -50,6 +53,8 @@ export interface SessionRecord {
   showLockNotice: boolean;
   lockedUntil: Date | null;
   emailVerifiedAt: Date | null;
+  /** Whether the user has a confirmed authenticator (`users.totp_enrolled_at` is set). */
+  totpEnrolled: boolean;
 }
 
 /** An accepted session, with the two moments at which it will end unless something ends it sooner. */
@@ -99,8 +104,14 @@ export function sessionLimitsFromConfiguration(): SessionLimits {
   const configuration = env();
   return {
     idleTimeoutSeconds: configuration.sessionIdleTimeoutSeconds,
+    staffIdleTimeoutSeconds: configuration.staffSessionIdleTimeoutSeconds,
     absoluteLifetimeSeconds: configuration.sessionAbsoluteLifetimeSeconds,
   };
+}
+
+/** The idle limit that applies to a session of this role. */
+export function idleTimeoutSecondsFor(role: SessionRecord["role"], limits: SessionLimits): number {
+  return role === "customer" ? limits.idleTimeoutSeconds : (limits.staffIdleTimeoutSeconds ?? limits.idleTimeoutSeconds);
 }
 
 /**
@@ -115,9 +126,14 @@ export function checkSessionRecord(record: SessionRecord | null, now: Date, limi
   // person locked out may be the one holding a stolen cookie.
   if (record.lockedUntil !== null && record.lockedUntil.getTime() > now.getTime()) return { accepted: false, refusal: "locked" };
   if (record.emailVerifiedAt === null) return { accepted: false, refusal: "unverified" };
+  // Staff must never act on a password alone. Sign-in already sends a user without an authenticator to the
+  // enrolment page before any session exists, but a staff session is checked here on every request as well, so
+  // that no other path (a future sign-in method, an authenticator removed by a reset, a row written by hand) can
+  // ever give staff a usable session without a second factor.
+  if (record.role !== "customer" && !record.totpEnrolled) return { accepted: false, refusal: "no_second_factor" };
   const absoluteExpiresAt = addSeconds(record.createdAt, limits.absoluteLifetimeSeconds);
   if (now.getTime() >= absoluteExpiresAt.getTime()) return { accepted: false, refusal: "expired" };
-  const idleExpiresAt = addSeconds(record.lastSeenAt, limits.idleTimeoutSeconds);
+  const idleExpiresAt = addSeconds(record.lastSeenAt, idleTimeoutSecondsFor(record.role, limits));
   if (now.getTime() >= idleExpiresAt.getTime()) return { accepted: false, refusal: "idle" };
   return { accepted: true, idleExpiresAt, absoluteExpiresAt };
 }
@@ -128,6 +144,7 @@ const revocationForRefusal: Partial<Record<SessionRefusal, SessionRevocationReas
   expired: "absolute_lifetime",
   locked: "account_locked",
   unverified: "email_unverified",
+  no_second_factor: "staff_without_second_factor",
 };
 
 /**
@@ -177,6 +194,7 @@ export async function loadSessionRecord(
       showLockNotice: sessions.showLockNotice,
       lockedUntil: users.lockedUntil,
       emailVerifiedAt: users.emailVerifiedAt,
+      totpEnrolled: sql<boolean>`${users.totpEnrolledAt} is not null`,
     })
     .from(sessions)
     .innerJoin(users, eq(users.id, sessions.userId))
@@ -226,7 +244,7 @@ export async function validateSession(
       userId: record.userId,
       role: record.role,
       lastSeenAt,
-      idleExpiresAt: addSeconds(lastSeenAt, limits.idleTimeoutSeconds),
+      idleExpiresAt: addSeconds(lastSeenAt, idleTimeoutSecondsFor(record.role, limits)),
       absoluteExpiresAt: verdict.absoluteExpiresAt,
       showLockNotice: record.showLockNotice,
     },

@@ -108,6 +108,8 @@ export interface SignInTicketState {
   /** An enrolment was started on this ticket and waits for its first code. */
   enrolmentInProgress: boolean;
   secondFactorVerified: boolean;
+  /** The user is staff: their sign-in lands in the back office rather than on the customer dashboard. */
+  staff: boolean;
 }
 
 /** The live ticket for this token and browser, or null (unknown, used, expired, or another browser's). */
@@ -120,6 +122,7 @@ export async function readSignInTicket(token: string, browserBinding: string): P
       pendingSecretCiphertext: signInTickets.pendingTotpSecretCiphertext,
       secondFactorVerifiedAt: signInTickets.secondFactorVerifiedAt,
       totpEnrolledAt: users.totpEnrolledAt,
+      role: users.role,
     })
     .from(signInTickets)
     .innerJoin(users, eq(users.id, signInTickets.userId))
@@ -127,6 +130,7 @@ export async function readSignInTicket(token: string, browserBinding: string): P
     .limit(1);
   if (!ticket) return null;
   return {
+    staff: ticket.role !== "customer",
     userId: ticket.userId,
     expiresAt: ticket.expiresAt,
     totpEnrolled: ticket.totpEnrolledAt !== null,

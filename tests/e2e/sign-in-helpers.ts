@@ -156,7 +156,7 @@ export async function completeEnrolment(page: Page): Promise<Enrolment> {
  * takes, so that specs do not each carry their own copy. Returns the person's authenticator secret (the one
  * given, or the one just enrolled) and, after an enrolment, the recovery codes.
  *
- * `landing` is what to wait for afterwards: by default the dashboard's heading (customers) or the staff page's;
+ * `landing` is what to wait for afterwards: by default the dashboard's heading (customers) or the back office overview's (staff);
  * pass null to wait for nothing (for example when the target is another page).
  */
 export async function signInAs(
@@ -174,7 +174,7 @@ export async function signInAs(
     await submitTotpCode(page, await freshTotpCode(person.totpSecret));
     result = { totpSecret: normaliseSecret(person.totpSecret), recoveryCodes: [] };
   }
-  const landing = options.landing === undefined ? /Your accounts|Staff sign-in/ : options.landing;
+  const landing = options.landing === undefined ? /Your accounts|Overview/ : options.landing;
   if (landing) await expect(page.getByRole("heading", { name: landing })).toBeVisible();
   else await page.waitForURL((url) => !url.pathname.startsWith("/login"));
   return result;

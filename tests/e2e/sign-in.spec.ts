@@ -82,9 +82,12 @@ test("signing out ends the session", async ({ page }) => {
   await expect(page).toHaveURL(/\/login$/);
 });
 
-test("staff hold no accounts: the customer API answers 404 for them", async ({ page }) => {
+test("staff land in the back office, and the customer pages and API answer 404 for them", async ({ page }) => {
   await signIn(page, demoSignIn((person) => person.role === "admin"));
-  await expect(page.getByRole("heading", { name: "Staff sign-in" })).toBeVisible();
+  await expect(page).toHaveURL(/\/admin$/);
+  await expect(page.getByRole("heading", { name: "Overview" })).toBeVisible();
+  expect((await page.request.get("/")).status()).toBe(404);
+  expect((await page.request.get("/payees")).status()).toBe(404);
   const response = await page.request.get("/api/v1/accounts");
   expect(response.status()).toBe(404);
   expect(response.headers()["content-type"]).toContain("application/problem+json");

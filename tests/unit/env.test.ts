@@ -224,6 +224,19 @@ describe("session settings", () => {
     ]);
   });
 
+  it("give staff sessions a 10-minute idle limit by default, with the warning shorter than it", () => {
+    expect(parseEnvironment({ AUTH_SECRET: authSecret }).staffSessionIdleTimeoutSeconds).toBe(600);
+    expect(parseEnvironment({ AUTH_SECRET: authSecret, STAFF_SESSION_IDLE_TIMEOUT_SECONDS: "300" }).staffSessionIdleTimeoutSeconds).toBe(300);
+    expect(configurationErrorFor({ AUTH_SECRET: authSecret, STAFF_SESSION_IDLE_TIMEOUT_SECONDS: "9" }).message).toContain(
+      "STAFF_SESSION_IDLE_TIMEOUT_SECONDS",
+    );
+    expect(
+      configurationErrorFor({ AUTH_SECRET: authSecret, STAFF_SESSION_IDLE_TIMEOUT_SECONDS: "60", SESSION_WARNING_SECONDS: "60" }).problems,
+    ).toEqual([
+      "SESSION_WARNING_SECONDS must be shorter than STAFF_SESSION_IDLE_TIMEOUT_SECONDS (the warning appears before the idle limit)",
+    ]);
+  });
+
   it("give the session-status poll its own budget of 1,200 an hour by default", () => {
     expect(parseEnvironment({ AUTH_SECRET: authSecret }).rateLimits.sessionStatusPerHour).toBe(1_200);
   });

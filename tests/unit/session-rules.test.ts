@@ -18,6 +18,7 @@ function record(overrides: Partial<SessionRecord> = {}): SessionRecord {
     showLockNotice: false,
     lockedUntil: null,
     emailVerifiedAt: new Date("2026-01-01T00:00:00.000Z"),
+    totpEnrolled: true,
     ...overrides,
   };
 }
@@ -60,6 +61,27 @@ describe("checkSessionRecord", () => {
   it("accepts a user whose lock has run out", () => {
     const verdict = checkSessionRecord(record({ lockedUntil: secondsAfter(signedInAt, 2) }), secondsAfter(signedInAt, 5), limits);
     expect(verdict.accepted).toBe(true);
+  });
+
+  it("gives staff sessions their own, shorter idle limit", () => {
+    const staffLimits = { ...limits, staffIdleTimeoutSeconds: 600 };
+    const lastSeenAt = secondsAfter(signedInAt, 60);
+    const staffDeadline = secondsAfter(lastSeenAt, 600);
+    const support = record({ role: "support", lastSeenAt });
+    expect(checkSessionRecord(support, new Date(staffDeadline.getTime() - 1), staffLimits)).toMatchObject({
+      accepted: true,
+      idleExpiresAt: staffDeadline,
+    });
+    expect(checkSessionRecord(support, staffDeadline, staffLimits)).toEqual({ accepted: false, refusal: "idle" });
+    // A customer's session keeps the customer limit.
+    expect(checkSessionRecord(record({ lastSeenAt }), staffDeadline, staffLimits).accepted).toBe(true);
+  });
+
+  it.each(["admin", "support", "auditor"] as const)("refuses a %s session without an enrolled authenticator", (role) => {
+    expect(checkSessionRecord(record({ role, totpEnrolled: false }), secondsAfter(signedInAt, 5), limits)).toEqual({
+      accepted: false,
+      refusal: "no_second_factor",
+    });
   });
 
   it("refuses a missing record", () => {

@@ -31,6 +31,12 @@ export const clientAddresses = {
   redirectSignedIn: "127.0.7.1",
   hygiene: "127.0.8.1",
   hygieneSignIn: "127.0.8.2",
+  // The back office's authorization matrix: one address per role, each signing in once.
+  adminMatrixSignedOut: "127.0.9.1",
+  adminMatrixCustomer: "127.0.9.2",
+  adminMatrixSupport: "127.0.9.3",
+  adminMatrixAuditor: "127.0.9.4",
+  adminMatrixAdmin: "127.0.9.5",
 } as const;
 
 /** Distinct addresses for tests that need a whole series of clients (one per variant). */
