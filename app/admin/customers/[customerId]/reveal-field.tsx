@@ -44,7 +44,9 @@ export function RevealField({ customerId, field, label, masked, revealCustomerFi
   useEffect(() => {
     if (shown === null) return;
     if (secondsLeft <= 0) {
-      setShown((current) => (current === null ? null : { value: null, result: current.result }));
+      // Time is up: the value is dropped from memory, not only hidden. The result is kept, so that the same
+      // answer is not shown again; a new reveal is a new result.
+      if (shown.value !== null) setShown({ value: null, result: shown.result });
       return;
     }
     const timer = setTimeout(() => setSecondsLeft((left) => left - 1), 1000);
