@@ -1,5 +1,6 @@
 import crypto from "node:crypto";
 import { and, eq, sql } from "drizzle-orm";
+import { generate } from "otplib";
 import { beforeAll, describe, expect, it } from "vitest";
 import { database, databaseHandle } from "@/db/client";
 import { applyMigrations } from "@/db/migrations";
@@ -14,6 +15,7 @@ import { setAccountFrozen } from "@/lib/admin/customers/set-account-frozen";
 import { permissionMatrix, roleHasPermission, type StaffPermission } from "@/lib/admin/permissions";
 import type { SessionActor, StaffRole } from "@/lib/auth/actor";
 import { createSession, sessionLimitsFromConfiguration, validateSession } from "@/lib/auth/sessions";
+import { confirmStepUp } from "@/lib/auth/step-up";
 import { stepUpOperationHash, type StepUpOperationName } from "@/lib/auth/step-up-operations";
 import { BankError } from "@/lib/errors";
 import { postCustomerTransfer, type TransferringCustomer } from "@/lib/ledger/post-transfer";
@@ -27,6 +29,7 @@ type StaffSession = SessionActor & { kind: "staff" };
 
 const staffRoles: readonly StaffRole[] = ["admin", "support", "auditor"];
 const staff = {} as Record<StaffRole, StaffSession>;
+const staffTotpSecrets = {} as Record<StaffRole, string>;
 let customerActor: SessionActor;
 let aliceId: string;
 let aliceChecking: { id: string; accountNumber: string };
@@ -74,6 +77,7 @@ beforeAll(async () => {
     const signIn = seeded.signIns.find((candidate) => candidate.role === role);
     if (!signIn) throw new Error(`no seeded ${role}`);
     const userId = await userIdFor(signIn.email);
+    staffTotpSecrets[role] = signIn.totpSecret;
     staff[role] = { kind: "staff", role, userId, sessionId: await openSessionFor(userId), ipAddress: "198.51.100.21", userAgent: "staff-test/1.0" } as StaffSession;
   }
   staffUserId = staff.support.userId;
@@ -155,6 +159,13 @@ describe("revealCustomerField", () => {
     const events = await auditRows("staff.customer.pii_revealed", aliceId);
     expect(events).toEqual([{ actorId: staff.support.userId, actorRole: "support", details: { field: "email", reason } }]);
     expect(JSON.stringify(events)).not.toContain("alice@example.com");
+  });
+
+  it("reveals after a real confirmation with a code from the staff member's authenticator app", async () => {
+    const input = { customerId: aliceId, field: "legal_name", reason };
+    const code = await generate({ secret: staffTotpSecrets.auditor, epoch: Math.floor(Date.now() / 1000) });
+    await confirmStepUp(staff.auditor, code, stepUpOperationHash("staff_reveal_pii", staff.auditor, input));
+    expect(await revealCustomerField(staff.auditor, aliceId, "legal_name", reason)).toEqual({ field: "legal_name", value: "Alice Atkinson" });
   });
 
   it("refuses a missing or short reason and an unknown field before any step-up, and an unknown customer as not_found", async () => {
