@@ -110,6 +110,13 @@ export function roleHasPermission(role: StaffRole, permission: StaffPermission):
  * the file that exports it.
  */
 export const adminActionPermissions: Readonly<Record<string, StaffPermission>> = {
+  // Customers and customer care (app/admin/customers/actions.ts)
+  revealCustomerField: "customers.reveal_pii",
+  confirmRevealStepUp: "customers.reveal_pii",
+  clearCustomerSignInLock: "customers.clear_lockout",
+  revokeAllCustomerSessions: "customers.revoke_sessions",
+  setCustomerAccountFrozen: "accounts.freeze",
+  confirmFreezeStepUp: "accounts.freeze",
 };
 
 /**
@@ -119,6 +126,9 @@ export const adminActionPermissions: Readonly<Record<string, StaffPermission>> =
 export const adminPagePermissions: Readonly<Record<string, StaffPermission>> = {
   // Foundation: the overview.
   "/admin": "overview.read",
+  // Customers and customer care
+  "/admin/customers": "customers.read",
+  "/admin/customers/[customerId]": "customers.read",
 };
 
 /** Every back-office route handler by its route and method, with the permission it needs. */

@@ -3,6 +3,7 @@ import type { SessionActor } from "@/lib/auth/actor";
 import { stepUpPayloadHash } from "@/lib/auth/step-up";
 import { transferConfirmationPayloadHash } from "@/lib/ledger/post-transfer";
 import { BankError } from "@/lib/errors";
+import { revealCustomerFieldSchema, setAccountFrozenSchema } from "@/lib/validation/admin-customers";
 import { payeeDetailsSchema } from "@/lib/validation/payee";
 import { parseTransferRequest } from "@/lib/validation/transfer";
 
@@ -25,7 +26,13 @@ import { parseTransferRequest } from "@/lib/validation/transfer";
  *    (and `operationInput`, the very input the action was sent, when the operation has one), which asks for a
  *    code, confirms it through the `confirmStepUp` server action and retries the action.
  */
-export const stepUpOperationNames = ["regenerate_recovery_codes", "save_payee", "transfer"] as const;
+export const stepUpOperationNames = [
+  "regenerate_recovery_codes",
+  "save_payee",
+  "transfer",
+  "staff_reveal_pii",
+  "staff_freeze_account",
+] as const;
 export type StepUpOperationName = (typeof stepUpOperationNames)[number];
 
 const payloadHashBuilders: Record<StepUpOperationName, (actor: SessionActor, input: unknown) => string> = {
@@ -47,6 +54,31 @@ const payloadHashBuilders: Record<StepUpOperationName, (actor: SessionActor, inp
   // and hashed by the ledger's own function, the one ledger_post_transfer compares against. A bad input throws
   // BankError("invalid_input") with the same field messages the transfer itself would give.
   transfer: (_actor, input) => transferConfirmationPayloadHash(parseTransferRequest(input)),
+  // Back office (issue 9): a staff member's code reveals one field of one customer, once. The reason is checked by
+  // the same schema but not bound: it is the staff member's own words, recorded with the reveal.
+  staff_reveal_pii: (actor, input) => {
+    if (actor.kind !== "staff") throw new BankError("not_found");
+    const parsed = revealCustomerFieldSchema.safeParse(input);
+    if (!parsed.success) throw new BankError("invalid_input", { internalMessage: "step-up operation input does not parse" });
+    return stepUpPayloadHash({
+      action: "staff_reveal_pii",
+      userId: actor.userId,
+      customerId: parsed.data.customerId,
+      field: parsed.data.field,
+    });
+  },
+  // A code freezes (or unfreezes) exactly one account: it cannot be spent on another account or the opposite change.
+  staff_freeze_account: (actor, input) => {
+    if (actor.kind !== "staff") throw new BankError("not_found");
+    const parsed = setAccountFrozenSchema.safeParse(input);
+    if (!parsed.success) throw new BankError("invalid_input", { internalMessage: "step-up operation input does not parse" });
+    return stepUpPayloadHash({
+      action: "staff_freeze_account",
+      userId: actor.userId,
+      accountId: parsed.data.accountId,
+      frozen: parsed.data.frozen,
+    });
+  },
 };
 
 /** The payload hash that a confirmation for `operation` by `actor`, with the operation's `input`, is bound to. */

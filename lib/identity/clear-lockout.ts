@@ -2,20 +2,24 @@ import "server-only";
 import { and, eq } from "drizzle-orm";
 import { database } from "@/db/client";
 import { users } from "@/db/schema";
-import type { StaffActor } from "@/lib/auth/actor";
+import { requireStaffPermission } from "@/lib/admin/staff-guard";
+import type { Actor } from "@/lib/auth/actor";
 import { recordAuditEvent } from "@/lib/audit/record-audit-event";
 import { BankError } from "@/lib/errors";
+
+// A malformed id would otherwise reach the database as a uuid cast error; it names nobody.
+const customerIdPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /**
  * Lets support staff end a customer's lockout: the lock and the failure count are both cleared, so nothing
  * left behind keeps refusing the customer (a count of four would otherwise lock them again on one typo).
- * Per-IP rate-limit counters are not per customer and are left alone. The back-office screen that calls this
- * comes with the admin issue; the rule on who may call it lives here, with the data.
+ * Per-IP rate-limit counters are not per customer and are left alone. Who may call it is the back office's
+ * permission matrix (`customers.clear_lockout`, lib/admin/permissions.ts); the back-office screen calls it
+ * through lib/admin/customers/clear-customer-lockout.ts.
  */
-export async function clearLockout(actor: StaffActor, customerId: string): Promise<void> {
-  if (actor.kind !== "staff" || (actor.role !== "admin" && actor.role !== "support")) {
-    throw new BankError("not_found");
-  }
+export async function clearLockout(actor: Actor | null, customerId: string): Promise<void> {
+  const staff = requireStaffPermission(actor, "customers.clear_lockout");
+  if (!customerIdPattern.test(customerId)) throw new BankError("not_found");
   await database().transaction(async (tx) => {
     const cleared = await tx
       .update(users)
@@ -24,13 +28,13 @@ export async function clearLockout(actor: StaffActor, customerId: string): Promi
       .returning({ id: users.id });
     if (cleared.length !== 1) throw new BankError("not_found");
     await recordAuditEvent(tx, {
-      actorId: actor.userId,
-      actorRole: actor.role,
+      actorId: staff.userId,
+      actorRole: staff.role,
       action: "staff.customer.lockout_cleared",
       targetType: "user",
       targetId: customerId,
-      ipAddress: actor.ipAddress,
-      userAgent: actor.userAgent,
+      ipAddress: staff.ipAddress,
+      userAgent: staff.userAgent,
     });
   });
 }
