@@ -2,6 +2,7 @@ import "server-only";
 import type { SessionActor } from "@/lib/auth/actor";
 import { stepUpPayloadHash } from "@/lib/auth/step-up";
 import { transferConfirmationPayloadHash } from "@/lib/ledger/post-transfer";
+import { heldTransferReferenceSchema } from "@/lib/admin/held-transfers/schemas";
 import { BankError } from "@/lib/errors";
 import { payeeDetailsSchema } from "@/lib/validation/payee";
 import { parseTransferRequest } from "@/lib/validation/transfer";
@@ -25,7 +26,7 @@ import { parseTransferRequest } from "@/lib/validation/transfer";
  *    (and `operationInput`, the very input the action was sent, when the operation has one), which asks for a
  *    code, confirms it through the `confirmStepUp` server action and retries the action.
  */
-export const stepUpOperationNames = ["regenerate_recovery_codes", "save_payee", "transfer"] as const;
+export const stepUpOperationNames = ["regenerate_recovery_codes", "save_payee", "transfer", "staff_approve_transfer"] as const;
 export type StepUpOperationName = (typeof stepUpOperationNames)[number];
 
 const payloadHashBuilders: Record<StepUpOperationName, (actor: SessionActor, input: unknown) => string> = {
@@ -47,6 +48,14 @@ const payloadHashBuilders: Record<StepUpOperationName, (actor: SessionActor, inp
   // and hashed by the ledger's own function, the one ledger_post_transfer compares against. A bad input throws
   // BankError("invalid_input") with the same field messages the transfer itself would give.
   transfer: (_actor, input) => transferConfirmationPayloadHash(parseTransferRequest(input)),
+  // A staff member's approval of one held transfer (four eyes): bound to the staff member and the transfer's id,
+  // so a code typed on one transfer's page approves that transfer and no other. The transfer's amount and
+  // accounts cannot change while it is held, so its id names exactly what is approved.
+  staff_approve_transfer: (actor, input) => {
+    const parsed = heldTransferReferenceSchema.safeParse(input);
+    if (!parsed.success) throw new BankError("invalid_input", { internalMessage: "step-up operation input does not parse" });
+    return stepUpPayloadHash({ action: "staff_approve_transfer", userId: actor.userId, transferId: parsed.data.transferId });
+  },
 };
 
 /** The payload hash that a confirmation for `operation` by `actor`, with the operation's `input`, is bound to. */
