@@ -110,6 +110,10 @@ export function roleHasPermission(role: StaffRole, permission: StaffPermission):
  * the file that exports it.
  */
 export const adminActionPermissions: Readonly<Record<string, StaffPermission>> = {
+  // Held transfers (app/admin/transfers/actions.ts)
+  commentOnHeldTransferAction: "transfers.comment",
+  approveHeldTransferAction: "transfers.approve",
+  rejectHeldTransferAction: "transfers.reject",
 };
 
 /**
@@ -117,6 +121,9 @@ export const adminActionPermissions: Readonly<Record<string, StaffPermission>> =
  * needs to render. The authorization matrix test visits each.
  */
 export const adminPagePermissions: Readonly<Record<string, StaffPermission>> = {
+  // Held transfers
+  "/admin/transfers": "transfers.read_held",
+  "/admin/transfers/[transferId]": "transfers.read_held",
 };
 
 /** Every back-office route handler by its route and method, with the permission it needs. */
