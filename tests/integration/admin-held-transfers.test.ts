@@ -154,6 +154,9 @@ describe("held-transfer review with four eyes", () => {
     // Decided: no longer in the queue, and nothing more can be added.
     expect((await listHeldTransfers(sam)).transfers.some((transfer) => transfer.transferId === held.transferId)).toBe(false);
     await expect(commentOnHeldTransfer(alan, held.transferId, "late")).rejects.toMatchObject({ code: "conflict" });
+    // Reviews are history: neither the app's role nor a trigger lets them change.
+    await expect(database().update(transferReviews).set({ note: "edited" }).where(eq(transferReviews.transferId, held.transferId))).rejects.toThrow();
+    await expect(database().delete(transferReviews).where(eq(transferReviews.transferId, held.transferId))).rejects.toThrow();
     expect(await checkLedgerInvariants(env().transferLimits.dailyOutgoingMinor)).toEqual(soundLedger);
   });
 
