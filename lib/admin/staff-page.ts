@@ -13,8 +13,9 @@ import { BankError } from "@/lib/errors";
  */
 export async function requireStaffPageActor(permission: StaffPermission): Promise<StaffSessionActor> {
   const actor = await resolveActor();
+  if (!actor) notFound();
   try {
-    return { ...requireStaffPermission(actor, permission), sessionId: actor?.sessionId ?? "" };
+    return { ...requireStaffPermission(actor, permission), sessionId: actor.sessionId };
   } catch (error) {
     if (error instanceof BankError) notFound();
     throw error;
