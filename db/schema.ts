@@ -617,3 +617,33 @@ export const dataKeys = pgTable(
     check("data_keys_wrapping_key_label_present", sql`length(${table.wrappingKeyLabel}) between 1 and 128`),
   ],
 );
+
+export const transferReviewKind = pgEnum("transfer_review_kind", ["comment", "approval", "rejection"]);
+
+/**
+ * The back office's review trail of a held transfer (lib/admin/held-transfers): every comment, approval and
+ * rejection by a staff member, append-only (a trigger refuses UPDATE, DELETE and TRUNCATE). The first row's
+ * author is the transfer's first reviewer, who may not approve it (four eyes); approvals are counted from here.
+ * `note` is staff text about the review, at most 500 characters, never customer PII.
+ */
+export const transferReviews = pgTable(
+  "transfer_reviews",
+  {
+    id: uuid("id").primaryKey(),
+    transferId: uuid("transfer_id")
+      .notNull()
+      .references(() => transfers.id),
+    staffUserId: uuid("staff_user_id")
+      .notNull()
+      .references(() => users.id),
+    kind: transferReviewKind("kind").notNull(),
+    note: text("note"),
+    createdAt: createdAt(),
+  },
+  (table) => [
+    index("transfer_reviews_transfer_id_index").on(table.transferId, table.createdAt),
+    check("transfer_reviews_note_length", sql`${table.note} is null or length(${table.note}) between 1 and 500`),
+    // A comment and a rejection say something; an approval may stand alone.
+    check("transfer_reviews_note_present", sql`${table.kind} = 'approval' or ${table.note} is not null`),
+  ],
+);

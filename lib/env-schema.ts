@@ -119,6 +119,8 @@ const rawSchema = z.object({
   TRANSFER_REVIEW_ABOVE_MINOR: z.coerce.bigint().min(0n).default(250_000n),
   TRANSFER_MAXIMUM_MINOR: z.coerce.bigint().min(1n).default(2_500_000n),
   DAILY_OUTGOING_LIMIT_MINOR: z.coerce.bigint().min(1n).default(2_500_000n),
+  // Held transfers above this need two approvals by two different staff members (four eyes, twice).
+  HELD_TRANSFER_SECOND_APPROVER_ABOVE_MINOR: z.coerce.bigint().min(0n).default(1_000_000n),
   // A payee saved more recently than this needs a confirmed first transfer.
   NEW_PAYEE_CONFIRMATION_SECONDS: z.coerce.number().int().min(0).max(2_592_000).default(86_400),
   // Confirmation-of-payee lookups per customer per day: a close match reveals a name, so lookups are scarce.
@@ -216,6 +218,7 @@ function finalise(raw: z.infer<typeof rawSchema>) {
       maximumMinor: raw.TRANSFER_MAXIMUM_MINOR,
       dailyOutgoingMinor: raw.DAILY_OUTGOING_LIMIT_MINOR,
       newPayeeConfirmationSeconds: raw.NEW_PAYEE_CONFIRMATION_SECONDS,
+      secondApproverAboveMinor: raw.HELD_TRANSFER_SECOND_APPROVER_ABOVE_MINOR,
     },
     payeeLookupsPerDay: raw.PAYEE_LOOKUPS_PER_DAY,
     logLevel: raw.LOG_LEVEL,

@@ -117,6 +117,10 @@ export const adminActionPermissions: Readonly<Record<string, StaffPermission>> =
   revokeAllCustomerSessions: "customers.revoke_sessions",
   setCustomerAccountFrozen: "accounts.freeze",
   confirmFreezeStepUp: "accounts.freeze",
+  // Held transfers (app/admin/transfers/actions.ts)
+  commentOnHeldTransferAction: "transfers.comment",
+  approveHeldTransferAction: "transfers.approve",
+  rejectHeldTransferAction: "transfers.reject",
 };
 
 /**
@@ -129,6 +133,9 @@ export const adminPagePermissions: Readonly<Record<string, StaffPermission>> = {
   // Customers and customer care
   "/admin/customers": "customers.read",
   "/admin/customers/[customerId]": "customers.read",
+  // Held transfers
+  "/admin/transfers": "transfers.read_held",
+  "/admin/transfers/[transferId]": "transfers.read_held",
 };
 
 /** Every back-office route handler by its route and method, with the permission it needs. */

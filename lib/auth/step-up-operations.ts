@@ -2,6 +2,7 @@ import "server-only";
 import type { SessionActor } from "@/lib/auth/actor";
 import { stepUpPayloadHash } from "@/lib/auth/step-up";
 import { transferConfirmationPayloadHash } from "@/lib/ledger/post-transfer";
+import { heldTransferReferenceSchema } from "@/lib/admin/held-transfers/schemas";
 import { BankError } from "@/lib/errors";
 import { revealCustomerFieldSchema, setAccountFrozenSchema } from "@/lib/validation/admin-customers";
 import { payeeDetailsSchema } from "@/lib/validation/payee";
@@ -32,6 +33,7 @@ export const stepUpOperationNames = [
   "transfer",
   "staff_reveal_pii",
   "staff_freeze_account",
+  "staff_approve_transfer",
 ] as const;
 export type StepUpOperationName = (typeof stepUpOperationNames)[number];
 
@@ -78,6 +80,15 @@ const payloadHashBuilders: Record<StepUpOperationName, (actor: SessionActor, inp
       accountId: parsed.data.accountId,
       frozen: parsed.data.frozen,
     });
+  },
+  // A staff member's approval of one held transfer (four eyes): bound to the staff member and the transfer's id,
+  // so a code typed on one transfer's page approves that transfer and no other. The transfer's amount and
+  // accounts cannot change while it is held, so its id names exactly what is approved.
+  staff_approve_transfer: (actor, input) => {
+    if (actor.kind !== "staff") throw new BankError("not_found");
+    const parsed = heldTransferReferenceSchema.safeParse(input);
+    if (!parsed.success) throw new BankError("invalid_input", { internalMessage: "step-up operation input does not parse" });
+    return stepUpPayloadHash({ action: "staff_approve_transfer", userId: actor.userId, transferId: parsed.data.transferId });
   },
 };
 

@@ -1,6 +1,7 @@
 import "server-only";
 import crypto from "node:crypto";
-import { databaseHandle, type StatementParameter } from "@/db/client";
+import { sql } from "drizzle-orm";
+import { databaseHandle, executeRows, type StatementParameter, type Transaction } from "@/db/client";
 import type { StaffActor, SystemActor } from "@/lib/auth/actor";
 import { BankError, assert } from "@/lib/errors";
 import { decisionOutcomes, type DecisionOutcome } from "@/lib/ledger/database-functions";
@@ -85,15 +86,38 @@ function deciderParameters(actor: DecidingActor, reason: string): StatementParam
   ];
 }
 
-async function decide(actor: DecidingActor, transferId: string, approve: boolean, reason: string): Promise<DecisionResult> {
+/**
+ * Where a decision runs. By default it is one prepared call in its own transaction, retried as a whole when the
+ * database aborts it (posting-retries.ts). `within` runs it inside the caller's open transaction instead (the
+ * back office writes its review row and the decision together): there it is one statement of that transaction,
+ * and it is NOT retried here, because after a serialization failure or a deadlock the whole transaction is
+ * aborted and only the caller can run it again from the start (the caller wraps its transaction in
+ * `withPostingRetries`).
+ */
+export interface DecisionOptions {
+  within?: Transaction;
+}
+
+type DecisionRow = { outcome: unknown; transfer_id: unknown; transfer_status: unknown };
+
+async function decide(
+  actor: DecidingActor,
+  transferId: string,
+  approve: boolean,
+  reason: string,
+  options: DecisionOptions,
+): Promise<DecisionResult> {
   assertMayDecide(actor);
-  const [row] = await withPostingRetries(() =>
-    databaseHandle().queryPrepared<{ outcome: unknown; transfer_id: unknown; transfer_status: unknown }>(decideStatement, [
-      transferId,
-      approve,
-      ...deciderParameters(actor, reason),
-    ]),
-  );
+  const parameters: StatementParameter[] = [transferId, approve, ...deciderParameters(actor, reason)];
+  const { within } = options;
+  const [row] = within
+    ? await executeRows<DecisionRow>(
+        within,
+        sql`select outcome, transfer_id, transfer_status from ledger_decide_held_transfer(
+          ${parameters[0]}::uuid, ${parameters[1]}::boolean, ${parameters[2]}::uuid, ${parameters[3]}::text,
+          ${parameters[4]}::text, ${parameters[5]}::timestamptz, ${parameters[6]}::text, ${parameters[7]}::text)`,
+      )
+    : await withPostingRetries(() => databaseHandle().queryPrepared<DecisionRow>(decideStatement, parameters));
   assert(row !== undefined && isDecisionOutcome(row.outcome), "ledger_decide_held_transfer returned no outcome");
   if (row.outcome === "approved" || row.outcome === "rejected") {
     return { transferId, status: row.outcome === "approved" ? "posted" : "rejected" };
@@ -102,13 +126,23 @@ async function decide(actor: DecidingActor, transferId: string, approve: boolean
 }
 
 /** Posts a held transfer: the amount leaves the posted balance and reaches the payee. */
-export function approveHeldTransfer(actor: DecidingActor, transferId: string, note = "approved after review"): Promise<DecisionResult> {
-  return decide(actor, transferId, true, note);
+export function approveHeldTransfer(
+  actor: DecidingActor,
+  transferId: string,
+  note = "approved after review",
+  options: DecisionOptions = {},
+): Promise<DecisionResult> {
+  return decide(actor, transferId, true, note, options);
 }
 
 /** Releases a held transfer: the amount returns to the available balance and to the day's limit. */
-export function rejectHeldTransfer(actor: DecidingActor, transferId: string, reason: string): Promise<DecisionResult> {
-  return decide(actor, transferId, false, reason);
+export function rejectHeldTransfer(
+  actor: DecidingActor,
+  transferId: string,
+  reason: string,
+  options: DecisionOptions = {},
+): Promise<DecisionResult> {
+  return decide(actor, transferId, false, reason, options);
 }
 
 /** Reverses a posted transfer with a new transfer in the opposite direction; returns the reversal's id. */
