@@ -4,6 +4,7 @@ import { stepUpPayloadHash } from "@/lib/auth/step-up";
 import { transferConfirmationPayloadHash } from "@/lib/ledger/post-transfer";
 import { BankError } from "@/lib/errors";
 import { payeeDetailsSchema } from "@/lib/validation/payee";
+import { approveAdminGrantSchema, changeStaffRoleSchema, removeStaffAccessSchema } from "@/lib/validation/staff";
 import { parseTransferRequest } from "@/lib/validation/transfer";
 
 /**
@@ -25,7 +26,14 @@ import { parseTransferRequest } from "@/lib/validation/transfer";
  *    (and `operationInput`, the very input the action was sent, when the operation has one), which asks for a
  *    code, confirms it through the `confirmStepUp` server action and retries the action.
  */
-export const stepUpOperationNames = ["regenerate_recovery_codes", "save_payee", "transfer"] as const;
+export const stepUpOperationNames = [
+  "regenerate_recovery_codes",
+  "save_payee",
+  "transfer",
+  "staff_change_role",
+  "staff_remove_access",
+  "staff_approve_admin_grant",
+] as const;
 export type StepUpOperationName = (typeof stepUpOperationNames)[number];
 
 const payloadHashBuilders: Record<StepUpOperationName, (actor: SessionActor, input: unknown) => string> = {
@@ -47,7 +55,27 @@ const payloadHashBuilders: Record<StepUpOperationName, (actor: SessionActor, inp
   // and hashed by the ledger's own function, the one ledger_post_transfer compares against. A bad input throws
   // BankError("invalid_input") with the same field messages the transfer itself would give.
   transfer: (_actor, input) => transferConfirmationPayloadHash(parseTransferRequest(input)),
+  // Staff and roles (the back office): each bound to the acting admin, the staff member and the exact change,
+  // so a code typed to make Sam an auditor never makes anyone an admin.
+  staff_change_role: (actor, input) => {
+    const parsed = parseOperationInput(changeStaffRoleSchema, input);
+    return stepUpPayloadHash({ action: "staff_change_role", userId: actor.userId, staffId: parsed.staffId, role: parsed.role });
+  },
+  staff_remove_access: (actor, input) => {
+    const parsed = parseOperationInput(removeStaffAccessSchema, input);
+    return stepUpPayloadHash({ action: "staff_remove_access", userId: actor.userId, staffId: parsed.staffId });
+  },
+  staff_approve_admin_grant: (actor, input) => {
+    const parsed = parseOperationInput(approveAdminGrantSchema, input);
+    return stepUpPayloadHash({ action: "staff_approve_admin_grant", userId: actor.userId, requestId: parsed.requestId });
+  },
 };
+
+function parseOperationInput<Output>(schema: { safeParse: (input: unknown) => { success: true; data: Output } | { success: false } }, input: unknown): Output {
+  const parsed = schema.safeParse(input);
+  if (!parsed.success) throw new BankError("invalid_input", { internalMessage: "step-up operation input does not parse" });
+  return parsed.data;
+}
 
 /** The payload hash that a confirmation for `operation` by `actor`, with the operation's `input`, is bound to. */
 export function stepUpOperationHash(operation: StepUpOperationName, actor: SessionActor, input?: unknown): string {
