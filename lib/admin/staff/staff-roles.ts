@@ -29,6 +29,16 @@ function refuseOwnAccount(actor: StaffActor, staffId: string, what: string): voi
   }
 }
 
+/**
+ * The guard checked the actor's role when the request began; with the admins' rows locked it is checked again,
+ * so that of two admins removing each other at the same moment the second, already removed, is refused.
+ */
+function refuseUnlessStillAdmin(actor: StaffActor, activeAdmins: readonly string[]): void {
+  if (!activeAdmins.includes(actor.userId)) {
+    throw new BankError("not_found", { internalMessage: "the acting admin lost the role during the request" });
+  }
+}
+
 function lastAdminRefusal(): BankError {
   return new BankError("conflict", { userMessage: "The bank must keep at least one admin. Grant admin to someone else first." });
 }
@@ -63,6 +73,7 @@ export async function changeStaffRole(
   try {
     return await database().transaction(async (tx) => {
       const activeAdmins = await lockActiveAdmins(tx);
+      refuseUnlessStillAdmin(actor, activeAdmins);
       const member = await lockStaffMember(tx, input.staffId);
       if (!member) throw unknownStaffMember();
       if (member.role === input.role) {
@@ -106,6 +117,7 @@ export async function removeStaffAccess(actor: StaffSessionActor, input: { staff
   await requireStepUpForPayload(actor, stepUpOperationHash("staff_remove_access", actor, input));
   await database().transaction(async (tx) => {
     const activeAdmins = await lockActiveAdmins(tx);
+    refuseUnlessStillAdmin(actor, activeAdmins);
     const member = await lockStaffMember(tx, input.staffId);
     if (!member) throw unknownStaffMember();
     if (member.role === "admin" && activeAdmins.filter((id) => id !== member.id).length === 0) throw lastAdminRefusal();
