@@ -110,6 +110,12 @@ export function roleHasPermission(role: StaffRole, permission: StaffPermission):
  * the file that exports it.
  */
 export const adminActionPermissions: Readonly<Record<string, StaffPermission>> = {
+  // Staff and roles: app/admin/staff/actions.ts
+  inviteStaffMember: "staff.invite",
+  changeStaffMemberRole: "staff.change_role",
+  removeStaffMemberAccess: "staff.change_role",
+  approveAdminGrantRequest: "staff.approve_admin_grant",
+  cancelAdminGrantRequest: "staff.change_role",
 };
 
 /**
@@ -117,6 +123,8 @@ export const adminActionPermissions: Readonly<Record<string, StaffPermission>> =
  * needs to render. The authorization matrix test visits each.
  */
 export const adminPagePermissions: Readonly<Record<string, StaffPermission>> = {
+  // Staff and roles
+  "/admin/staff": "staff.read",
 };
 
 /** Every back-office route handler by its route and method, with the permission it needs. */

@@ -162,7 +162,8 @@ describe("staff invitations", () => {
     await expectBankError(inviteStaff(admin, { email: uniqueEmail("x"), legalName: "Xavier", role: "admin" as "support" }), "invalid_input");
     const customer = await createPerson("customer", "taken");
     const [customerRow] = await database().select().from(users).where(eq(users.id, customer.userId));
-    const takenEmail = await decryptField(customerRow!.emailCiphertext, { table: "users", column: "email", rowId: customer.userId });
+    if (!customerRow) throw new Error("the customer was not created");
+    const takenEmail = await decryptField(customerRow.emailCiphertext, { table: "users", column: "email", rowId: customer.userId });
     await expectBankError(inviteStaff(admin, { email: takenEmail, legalName: "Taken Person", role: "support" }), "conflict");
 
     const email = uniqueEmail("late");
