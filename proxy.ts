@@ -52,6 +52,8 @@ const publicPathPrefixes = [
   "/forgot-password",
   "/reset-password",
   "/verify-email",
+  // A staff invitation's acceptance page (token-authenticated; the invitee has no account yet).
+  "/staff-invitation",
   "/dev/mailbox",
   "/docs",
   "/api/",
@@ -98,6 +100,8 @@ function limitsFor(request: NextRequest): RateLimitName[] {
   if (matchesPrefix(pathname, "/api/v1")) return ["apiHourly", "apiDaily"];
   if (isWrite && signInPaths.includes(pathname)) return ["signIn"];
   if (isWrite && registrationPaths.includes(pathname)) return ["registration"];
+  // Accepting a staff invitation checks a password and an authenticator code: per IP, like registration.
+  if (isWrite && matchesPrefix(pathname, "/staff-invitation")) return ["registration"];
   // A signed-in user's server actions are limited per user by the action wrapper, so that many customers
   // behind one office or carrier NAT are not throttled together. Without a session cookie they count here.
   if (request.headers.has("next-action") && hasSessionCookie(request)) return [];

@@ -647,3 +647,73 @@ export const transferReviews = pgTable(
     check("transfer_reviews_note_present", sql`${table.kind} = 'approval' or ${table.note} is not null`),
   ],
 );
+
+/**
+ * Staff and roles (the back office). A staff account is never self-registered: an admin invites a support
+ * or auditor member by email, and the invitee sets a password and enrols an authenticator through the
+ * single-use link. The user row does not exist until then, so the invitation carries the address and name
+ * itself (encrypted, bound to this row) and, while the invitee is on the acceptance page, the authenticator
+ * secret they are being shown (encrypted with the "mfa" key). Only a SHA-256 of the link's token is stored.
+ * `admin` is never granted by invitation: it is reached only through a role request that a second admin
+ * approves (staff_role_requests).
+ */
+export const staffRequestStatus = pgEnum("staff_role_request_status", ["pending", "approved", "cancelled"]);
+
+export const staffInvitations = pgTable(
+  "staff_invitations",
+  {
+    id: uuid("id").primaryKey(),
+    emailCiphertext: text("email_ciphertext").notNull(),
+    legalNameCiphertext: text("legal_name_ciphertext").notNull(),
+    role: userRole("role").notNull(),
+    tokenHash: text("token_hash").notNull(),
+    invitedBy: uuid("invited_by")
+      .notNull()
+      .references(() => users.id),
+    expiresAt: timestamp("expires_at", { withTimezone: true, mode: "date" }).notNull(),
+    usedAt: timestamp("used_at", { withTimezone: true, mode: "date" }),
+    // The staff account the invitation became, once accepted.
+    acceptedUserId: uuid("accepted_user_id").references(() => users.id, { onDelete: "set null" }),
+    pendingTotpSecretCiphertext: text("pending_totp_secret_ciphertext"),
+    createdAt: createdAt(),
+  },
+  (table) => [
+    unique("staff_invitations_token_hash_unique").on(table.tokenHash),
+    check("staff_invitations_role_not_admin", sql`${table.role} in ('support', 'auditor')`),
+  ],
+);
+
+export const staffRoleRequests = pgTable(
+  "staff_role_requests",
+  {
+    id: uuid("id").primaryKey(),
+    targetUserId: uuid("target_user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    requestedRole: userRole("requested_role").notNull(),
+    requestedBy: uuid("requested_by")
+      .notNull()
+      .references(() => users.id),
+    status: staffRequestStatus("status").notNull().default("pending"),
+    decidedBy: uuid("decided_by").references(() => users.id),
+    createdAt: createdAt(),
+    decidedAt: timestamp("decided_at", { withTimezone: true, mode: "date" }),
+  },
+  (table) => [
+    // At most one open request per staff member: a second request would only be a second way to approve it.
+    uniqueIndex("staff_role_requests_one_pending_per_target")
+      .on(table.targetUserId)
+      .where(sql`${table.status} = 'pending'`),
+    check("staff_role_requests_only_admin", sql`${table.requestedRole} = 'admin'`),
+    check("staff_role_requests_not_for_oneself", sql`${table.requestedBy} <> ${table.targetUserId}`),
+    // The four-eyes rule, held by the database too: the approver is neither the requester nor the target.
+    check(
+      "staff_role_requests_second_admin",
+      sql`${table.decidedBy} is null or (${table.decidedBy} <> ${table.requestedBy} and ${table.decidedBy} <> ${table.targetUserId})`,
+    ),
+    check(
+      "staff_role_requests_decision_complete",
+      sql`(${table.status} = 'pending') = (${table.decidedAt} is null) and (${table.status} <> 'approved' or ${table.decidedBy} is not null)`,
+    ),
+  ],
+);

@@ -121,6 +121,12 @@ export const adminActionPermissions: Readonly<Record<string, StaffPermission>> =
   commentOnHeldTransferAction: "transfers.comment",
   approveHeldTransferAction: "transfers.approve",
   rejectHeldTransferAction: "transfers.reject",
+  // Staff and roles: app/admin/staff/actions.ts
+  inviteStaffMember: "staff.invite",
+  changeStaffMemberRole: "staff.change_role",
+  removeStaffMemberAccess: "staff.change_role",
+  approveAdminGrantRequest: "staff.approve_admin_grant",
+  cancelAdminGrantRequest: "staff.change_role",
 };
 
 /**
@@ -136,6 +142,8 @@ export const adminPagePermissions: Readonly<Record<string, StaffPermission>> = {
   // Held transfers
   "/admin/transfers": "transfers.read_held",
   "/admin/transfers/[transferId]": "transfers.read_held",
+  // Staff and roles
+  "/admin/staff": "staff.read",
 };
 
 /** Every back-office route handler by its route and method, with the permission it needs. */

@@ -26,6 +26,7 @@ export type SessionRevocationReason =
   | "password_changed"
   | "password_reset"
   | "staff_lock"
+  | "staff_role_changed"
   | "idle_timeout"
   | "absolute_lifetime"
   | "account_locked"

@@ -6,6 +6,7 @@ import { heldTransferReferenceSchema } from "@/lib/admin/held-transfers/schemas"
 import { BankError } from "@/lib/errors";
 import { revealCustomerFieldSchema, setAccountFrozenSchema } from "@/lib/validation/admin-customers";
 import { payeeDetailsSchema } from "@/lib/validation/payee";
+import { approveAdminGrantSchema, changeStaffRoleSchema, removeStaffAccessSchema } from "@/lib/validation/staff";
 import { parseTransferRequest } from "@/lib/validation/transfer";
 
 /**
@@ -34,6 +35,9 @@ export const stepUpOperationNames = [
   "staff_reveal_pii",
   "staff_freeze_account",
   "staff_approve_transfer",
+  "staff_change_role",
+  "staff_remove_access",
+  "staff_approve_admin_grant",
 ] as const;
 export type StepUpOperationName = (typeof stepUpOperationNames)[number];
 
@@ -90,7 +94,27 @@ const payloadHashBuilders: Record<StepUpOperationName, (actor: SessionActor, inp
     if (!parsed.success) throw new BankError("invalid_input", { internalMessage: "step-up operation input does not parse" });
     return stepUpPayloadHash({ action: "staff_approve_transfer", userId: actor.userId, transferId: parsed.data.transferId });
   },
+  // Staff and roles (the back office): each bound to the acting admin, the staff member and the exact change,
+  // so a code typed to make Sam an auditor never makes anyone an admin.
+  staff_change_role: (actor, input) => {
+    const parsed = parseOperationInput(changeStaffRoleSchema, input);
+    return stepUpPayloadHash({ action: "staff_change_role", userId: actor.userId, staffId: parsed.staffId, role: parsed.role });
+  },
+  staff_remove_access: (actor, input) => {
+    const parsed = parseOperationInput(removeStaffAccessSchema, input);
+    return stepUpPayloadHash({ action: "staff_remove_access", userId: actor.userId, staffId: parsed.staffId });
+  },
+  staff_approve_admin_grant: (actor, input) => {
+    const parsed = parseOperationInput(approveAdminGrantSchema, input);
+    return stepUpPayloadHash({ action: "staff_approve_admin_grant", userId: actor.userId, requestId: parsed.requestId });
+  },
 };
+
+function parseOperationInput<Output>(schema: { safeParse: (input: unknown) => { success: true; data: Output } | { success: false } }, input: unknown): Output {
+  const parsed = schema.safeParse(input);
+  if (!parsed.success) throw new BankError("invalid_input", { internalMessage: "step-up operation input does not parse" });
+  return parsed.data;
+}
 
 /** The payload hash that a confirmation for `operation` by `actor`, with the operation's `input`, is bound to. */
 export function stepUpOperationHash(operation: StepUpOperationName, actor: SessionActor, input?: unknown): string {

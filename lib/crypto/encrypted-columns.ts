@@ -14,7 +14,7 @@ import "server-only";
  */
 import { getTableName } from "drizzle-orm";
 import type { AnyPgColumn, PgTable } from "drizzle-orm/pg-core";
-import { outbox, payees, signInTickets, transfers, users, userTokens } from "@/db/schema";
+import { outbox, payees, signInTickets, staffInvitations, transfers, users, userTokens } from "@/db/schema";
 import type { FieldContext } from "@/lib/crypto/field-cipher";
 import type { DataKeyPurpose } from "@/lib/crypto/key-provider";
 
@@ -66,6 +66,10 @@ export const encryptedColumns: readonly EncryptedColumn[] = Object.freeze([
   entry(outbox, outbox.id, outbox.bodyCiphertext, "pii", "body"),
   // lib/auth/sign-in-tickets.ts (pendingSecretField)
   entry(signInTickets, signInTickets.id, signInTickets.pendingTotpSecretCiphertext, "mfa", "pending_totp_secret"),
+  // lib/admin/staff/invite-staff.ts (staffInvitationField), lib/identity/staff-invitation.ts (pendingSecretField)
+  entry(staffInvitations, staffInvitations.id, staffInvitations.emailCiphertext, "pii", "email"),
+  entry(staffInvitations, staffInvitations.id, staffInvitations.legalNameCiphertext, "pii", "legal_name"),
+  entry(staffInvitations, staffInvitations.id, staffInvitations.pendingTotpSecretCiphertext, "mfa", "pending_totp_secret"),
 ]);
 
 /** The encryption context of this column's value in the row `rowId`. */

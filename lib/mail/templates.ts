@@ -15,7 +15,8 @@ export type EmailMessage =
   | { template: "new_device_sign_in"; occurredAt: string; ipAddress: string; userAgent: string }
   | { template: "recovery_code_used"; remaining: number }
   | { template: "recovery_codes_low"; remaining: number }
-  | { template: "authenticator_replaced" };
+  | { template: "authenticator_replaced" }
+  | { template: "staff_invitation"; link: string; role: "support" | "auditor"; expiresInMinutes: number };
 
 export interface RenderedEmail {
   subject: string;
@@ -90,6 +91,11 @@ export function renderEmail(message: EmailMessage): RenderedEmail {
       return {
         subject: "Your authenticator app was changed",
         text: `A new authenticator app was set up for your account. Codes from the previous one no longer work. If you did not do this, call us at once.${signature}`,
+      };
+    case "staff_invitation":
+      return {
+        subject: "You are invited to the bank's back office",
+        text: `An admin invited you to join the back office as ${message.role}. Follow this link to choose a password and set up an authenticator app:\n\n${message.link}\n\nThe link works once and expires in ${message.expiresInMinutes} minutes (${Math.round(message.expiresInMinutes / 60)} hours).${signature}`,
       };
   }
 }

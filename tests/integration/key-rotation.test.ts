@@ -12,9 +12,11 @@ import { generate } from "otplib";
 import { beforeAll, describe, expect, it } from "vitest";
 import { database, databaseHandle, executeRows } from "@/db/client";
 import { applyMigrations } from "@/db/migrations";
-import { sessions, users } from "@/db/schema";
+import { outbox, sessions, users } from "@/db/schema";
 import { seedDemoData, type DemoSignIn } from "@/db/seed-demo-data";
-import type { SessionActor } from "@/lib/auth/actor";
+import type { SessionActor, StaffActor } from "@/lib/auth/actor";
+import { inviteStaff, staffInvitationField } from "@/lib/admin/staff/invite-staff";
+import { openStaffInvitation } from "@/lib/identity/staff-invitation";
 import { authenticateWithPassword } from "@/lib/auth/authenticate-with-password";
 import { pendingTotpSecretField, startAuthenticatorReplacement } from "@/lib/auth/authenticator-replacement";
 import {
@@ -135,6 +137,19 @@ beforeAll(async () => {
   const eliTicket = await issueSignInTicket(database(), eli.userId, eliBinding);
   if (!(await startTicketEnrolment(eliTicket.token, eliBinding))) throw new Error("enrolment did not start");
 
+  // A staff invitation its invitee has opened (the authenticator secret waits on the invitation).
+  const demoAdmin = seeded.signIns.find((signIn) => signIn.role === "admin");
+  if (!demoAdmin) throw new Error("the demo seed has no admin");
+  const inviter: StaffActor = { kind: "staff", role: "admin", userId: await userIdFor(demoAdmin.email), ...context };
+  await inviteStaff(inviter, { email: `invited-${crypto.randomBytes(4).toString("hex")}@example.com`, legalName: "Ivy Invitee", role: "support" });
+  const invitationEmails = await database().select().from(outbox).where(eq(outbox.template, "staff_invitation"));
+  const [invitationEmail] = invitationEmails;
+  if (!invitationEmail) throw new Error("no invitation email");
+  const invitationBody = await decryptField(invitationEmail.bodyCiphertext, { table: "outbox", column: "body", rowId: invitationEmail.id });
+  const invitationToken = /\/staff-invitation\/([A-Za-z0-9_-]{43})/.exec(invitationBody)?.[1];
+  if (!invitationToken) throw new Error("no invitation link");
+  await openStaffInvitation(invitationToken);
+
   // Payees and transfers with memos.
   const payeeAccount = await openFundedAccount({ ...alice, userId: (await registerCustomer("Bob Payee")).userId }, 0n);
   const payeeId = await savePayee(alice, payeeAccount, { name: "Bob Payee" });
@@ -179,6 +194,8 @@ describe("the registry of encrypted columns", () => {
     expect(contextOf("users", "phone")).toEqual(profileField(rowId, "phone"));
     expect(contextOf("users", "postal_address")).toEqual(profileField(rowId, "postal_address"));
     expect(contextOf("users", "national_identifier")).toEqual(profileField(rowId, "national_identifier"));
+    expect(contextOf("staff_invitations", "email")).toEqual(staffInvitationField(rowId, "email"));
+    expect(contextOf("staff_invitations", "legal_name")).toEqual(staffInvitationField(rowId, "legal_name"));
   });
 
   it("decrypts what the application wrote, through every entry (each column has rows here)", async () => {

@@ -35,6 +35,12 @@ const samples: { [Name in Template]: Extract<EmailMessage, { template: Name }> }
   recovery_code_used: { template: "recovery_code_used", remaining: 7 },
   recovery_codes_low: { template: "recovery_codes_low", remaining: 2 },
   authenticator_replaced: { template: "authenticator_replaced" },
+  staff_invitation: {
+    template: "staff_invitation",
+    link: "https://bank.example/staff-invitation/invitation-sample",
+    role: "support",
+    expiresInMinutes: 1440,
+  },
 };
 
 const everySample = Object.values(samples) as EmailMessage[];
