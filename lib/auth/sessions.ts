@@ -26,6 +26,7 @@ export type SessionRevocationReason =
   | "password_changed"
   | "password_reset"
   | "staff_lock"
+  | "mfa_reset"
   | "idle_timeout"
   | "absolute_lifetime"
   | "account_locked"

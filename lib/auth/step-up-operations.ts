@@ -3,6 +3,7 @@ import type { SessionActor } from "@/lib/auth/actor";
 import { stepUpPayloadHash } from "@/lib/auth/step-up";
 import { transferConfirmationPayloadHash } from "@/lib/ledger/post-transfer";
 import { BankError } from "@/lib/errors";
+import { mfaResetDecisionSchema, requestMfaResetSchema } from "@/lib/validation/mfa-reset";
 import { payeeDetailsSchema } from "@/lib/validation/payee";
 import { parseTransferRequest } from "@/lib/validation/transfer";
 
@@ -25,7 +26,13 @@ import { parseTransferRequest } from "@/lib/validation/transfer";
  *    (and `operationInput`, the very input the action was sent, when the operation has one), which asks for a
  *    code, confirms it through the `confirmStepUp` server action and retries the action.
  */
-export const stepUpOperationNames = ["regenerate_recovery_codes", "save_payee", "transfer"] as const;
+export const stepUpOperationNames = [
+  "regenerate_recovery_codes",
+  "save_payee",
+  "transfer",
+  "staff_request_mfa_reset",
+  "staff_approve_mfa_reset",
+] as const;
 export type StepUpOperationName = (typeof stepUpOperationNames)[number];
 
 const payloadHashBuilders: Record<StepUpOperationName, (actor: SessionActor, input: unknown) => string> = {
@@ -47,6 +54,22 @@ const payloadHashBuilders: Record<StepUpOperationName, (actor: SessionActor, inp
   // and hashed by the ledger's own function, the one ledger_post_transfer compares against. A bad input throws
   // BankError("invalid_input") with the same field messages the transfer itself would give.
   transfer: (_actor, input) => transferConfirmationPayloadHash(parseTransferRequest(input)),
+  // Back office, lost authenticator (lib/admin/mfa-reset): a code typed to request the reset of one customer's
+  // second factor never requests it for another customer. The reason is free text and not part of what is
+  // confirmed; it is recorded with the request.
+  staff_request_mfa_reset: (actor, input) => {
+    const parsed = requestMfaResetSchema.shape.customerId.safeParse(
+      typeof input === "object" && input !== null && "customerId" in input ? input.customerId : undefined,
+    );
+    if (!parsed.success) throw new BankError("invalid_input", { internalMessage: "step-up operation input does not parse" });
+    return stepUpPayloadHash({ action: "staff_request_mfa_reset", staffId: actor.userId, customerId: parsed.data });
+  },
+  // A code typed to approve one request approves exactly that request.
+  staff_approve_mfa_reset: (actor, input) => {
+    const parsed = mfaResetDecisionSchema.safeParse(input);
+    if (!parsed.success) throw new BankError("invalid_input", { internalMessage: "step-up operation input does not parse" });
+    return stepUpPayloadHash({ action: "staff_approve_mfa_reset", staffId: actor.userId, requestId: parsed.data.requestId });
+  },
 };
 
 /** The payload hash that a confirmation for `operation` by `actor`, with the operation's `input`, is bound to. */

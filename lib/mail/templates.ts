@@ -15,7 +15,8 @@ export type EmailMessage =
   | { template: "new_device_sign_in"; occurredAt: string; ipAddress: string; userAgent: string }
   | { template: "recovery_code_used"; remaining: number }
   | { template: "recovery_codes_low"; remaining: number }
-  | { template: "authenticator_replaced" };
+  | { template: "authenticator_replaced" }
+  | { template: "mfa_reset_reenrolment"; link: string; expiresInMinutes: number };
 
 export interface RenderedEmail {
   subject: string;
@@ -90,6 +91,11 @@ export function renderEmail(message: EmailMessage): RenderedEmail {
       return {
         subject: "Your authenticator app was changed",
         text: `A new authenticator app was set up for your account. Codes from the previous one no longer work. If you did not do this, call us at once.${signature}`,
+      };
+    case "mfa_reset_reenrolment":
+      return {
+        subject: "Your second factor was reset",
+        text: `At your request, our staff reset the second factor of your account: your authenticator app and your unused recovery codes no longer work, and every session was signed out.\n\nSet up a new authenticator app with this link (you will need your password):\n\n${message.link}\n\nThe link works once and expires in ${message.expiresInMinutes} minutes. Until then you cannot sign in. If you did not ask for this, call us at once.${signature}`,
       };
   }
 }

@@ -35,6 +35,11 @@ const samples: { [Name in Template]: Extract<EmailMessage, { template: Name }> }
   recovery_code_used: { template: "recovery_code_used", remaining: 7 },
   recovery_codes_low: { template: "recovery_codes_low", remaining: 2 },
   authenticator_replaced: { template: "authenticator_replaced" },
+  mfa_reset_reenrolment: {
+    template: "mfa_reset_reenrolment",
+    link: "https://bank.example/reenrol-authenticator?token=reenrolment-sample",
+    expiresInMinutes: 1440,
+  },
 };
 
 const everySample = Object.values(samples) as EmailMessage[];
