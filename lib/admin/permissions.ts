@@ -110,6 +110,10 @@ export function roleHasPermission(role: StaffRole, permission: StaffPermission):
  * the file that exports it.
  */
 export const adminActionPermissions: Readonly<Record<string, StaffPermission>> = {
+  // Lost authenticator (MFA reset with two staff): app/admin/mfa-resets/actions.ts
+  requestMfaResetAction: "mfa_reset.request",
+  approveMfaResetAction: "mfa_reset.approve",
+  cancelMfaResetAction: "mfa_reset.request",
 };
 
 /**
@@ -117,6 +121,8 @@ export const adminActionPermissions: Readonly<Record<string, StaffPermission>> =
  * needs to render. The authorization matrix test visits each.
  */
 export const adminPagePermissions: Readonly<Record<string, StaffPermission>> = {
+  // Lost authenticator (MFA reset with two staff)
+  "/admin/mfa-resets": "mfa_reset.request",
 };
 
 /** Every back-office route handler by its route and method, with the permission it needs. */

@@ -2,6 +2,7 @@ import "server-only";
 import { and, eq } from "drizzle-orm";
 import type { Transaction } from "@/db/client";
 import { mfaResetRequests, users } from "@/db/schema";
+import type { StaffSessionActor } from "@/lib/admin/staff-action";
 import type { SessionActor, StaffActor } from "@/lib/auth/actor";
 import { BankError } from "@/lib/errors";
 
@@ -10,8 +11,6 @@ import { BankError } from "@/lib/errors";
  * the account to whoever can follow the emailed link with the password, so it takes two staff members: one
  * requests with a reason, a different one approves. Every use case starts with `requireStaffPermission`.
  */
-
-export type StaffSessionActor = StaffActor & { sessionId: string };
 
 /** The staff actor with its session id, which the payload-bound step-up needs. */
 export function withSession(staff: StaffActor, actor: SessionActor): StaffSessionActor {
