@@ -40,6 +40,8 @@ const signInPaths = [
   "/api/auth/signin/credentials",
   "/api/auth/callback/ticket",
   "/api/auth/signin/ticket",
+  // The re-enrolment link after a staff reset of the second factor takes the password: the same budget.
+  "/reenrol-authenticator",
 ];
 const registrationPaths = ["/register", "/forgot-password", "/reset-password", "/verify-email"];
 // Paths that a signed-out visitor may reach. API routes answer 401 themselves instead of redirecting.
@@ -51,6 +53,7 @@ const publicPathPrefixes = [
   "/forgot-password",
   "/reset-password",
   "/verify-email",
+  "/reenrol-authenticator",
   "/dev/mailbox",
   "/docs",
   "/api/",
