@@ -478,7 +478,9 @@ export const mfaResetRequests = pgTable(
     requestedBy: uuid("requested_by")
       .notNull()
       .references(() => users.id),
-    reason: text("reason").notNull(),
+    // The requester's words (how the identity was checked), which may name documents or details of the
+    // customer: encrypted like any PII, bound to this row (lib/admin/mfa-reset/request-mfa-reset.ts).
+    reasonCiphertext: text("reason_ciphertext").notNull(),
     status: mfaResetStatus("status").notNull().default("pending"),
     approvedBy: uuid("approved_by").references(() => users.id),
     cancelledBy: uuid("cancelled_by").references(() => users.id),
@@ -492,7 +494,6 @@ export const mfaResetRequests = pgTable(
       .on(table.customerId)
       .where(sql`${table.status} = 'pending'`),
     index("mfa_reset_requests_customer_id_index").on(table.customerId),
-    check("mfa_reset_requests_reason_length", sql`char_length(${table.reason}) between 1 and 500`),
     check("mfa_reset_requests_four_eyes", sql`${table.approvedBy} is null or ${table.approvedBy} <> ${table.requestedBy}`),
     check(
       "mfa_reset_requests_approval_complete",

@@ -4,7 +4,7 @@ CREATE TABLE "mfa_reset_requests" (
 	"id" uuid PRIMARY KEY NOT NULL,
 	"customer_id" uuid NOT NULL,
 	"requested_by" uuid NOT NULL,
-	"reason" text NOT NULL,
+	"reason_ciphertext" text NOT NULL,
 	"status" "mfa_reset_status" DEFAULT 'pending' NOT NULL,
 	"approved_by" uuid,
 	"cancelled_by" uuid,
@@ -12,7 +12,6 @@ CREATE TABLE "mfa_reset_requests" (
 	"created_at" timestamp with time zone DEFAULT now() NOT NULL,
 	"decided_at" timestamp with time zone,
 	"completed_at" timestamp with time zone,
-	CONSTRAINT "mfa_reset_requests_reason_length" CHECK (char_length("mfa_reset_requests"."reason") between 1 and 500),
 	CONSTRAINT "mfa_reset_requests_four_eyes" CHECK ("mfa_reset_requests"."approved_by" is null or "mfa_reset_requests"."approved_by" <> "mfa_reset_requests"."requested_by"),
 	CONSTRAINT "mfa_reset_requests_approval_complete" CHECK (("mfa_reset_requests"."status" in ('approved', 'completed')) = ("mfa_reset_requests"."approved_by" is not null)),
 	CONSTRAINT "mfa_reset_requests_decision_complete" CHECK (("mfa_reset_requests"."status" = 'pending') = ("mfa_reset_requests"."decided_at" is null))

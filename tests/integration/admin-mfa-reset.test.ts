@@ -204,6 +204,9 @@ describe("resetting a lost authenticator takes two staff members", () => {
     );
     const { requestId } = await requestMfaReset(sam.actor, customer.actor.userId, reason);
     expect(await auditCount("staff.mfa_reset.requested", customer.actor.userId)).toBe(1);
+    // The reason is free text that may name the customer's documents: encrypted at rest.
+    const [stored] = await requestRows(customer.actor.userId);
+    expect(stored?.reasonCiphertext).not.toContain("passport");
     const pending = await listPendingMfaResets(ada.actor);
     expect(pending.find((row) => row.requestId === requestId)).toMatchObject({
       customerId: customer.actor.userId,

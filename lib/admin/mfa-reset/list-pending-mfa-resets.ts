@@ -6,6 +6,7 @@ import type { Actor, StaffActor } from "@/lib/auth/actor";
 import { roleHasPermission } from "@/lib/admin/permissions";
 import { requireStaffPermission } from "@/lib/admin/staff-guard";
 import { decryptField } from "@/lib/crypto";
+import { mfaResetReasonField } from "./shared";
 
 /** One pending request as the back office shows it: no customer PII, only the id the staff member typed. */
 export interface PendingMfaReset {
@@ -35,7 +36,7 @@ export async function listPendingMfaResets(actor: Actor | null | undefined): Pro
     .select({
       requestId: mfaResetRequests.id,
       customerId: mfaResetRequests.customerId,
-      reason: mfaResetRequests.reason,
+      reasonCiphertext: mfaResetRequests.reasonCiphertext,
       requestedById: mfaResetRequests.requestedBy,
       requestedAt: mfaResetRequests.createdAt,
       requesterNameCiphertext: users.legalNameCiphertext,
@@ -51,7 +52,7 @@ export async function listPendingMfaResets(actor: Actor | null | undefined): Pro
       return {
         requestId: row.requestId,
         customerId: row.customerId,
-        reason: row.reason,
+        reason: await decryptField(row.reasonCiphertext, mfaResetReasonField(row.requestId)),
         requestedById: row.requestedById,
         requestedByName: await decryptField(row.requesterNameCiphertext, {
           table: "users",

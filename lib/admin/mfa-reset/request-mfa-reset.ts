@@ -7,17 +7,19 @@ import { requireStaffPermission } from "@/lib/admin/staff-guard";
 import { recordAuditEvent } from "@/lib/audit/record-audit-event";
 import { requireStepUpForPayload } from "@/lib/auth/step-up";
 import { stepUpOperationHash } from "@/lib/auth/step-up-operations";
+import { encryptField } from "@/lib/crypto";
 import { isUniqueViolation } from "@/lib/database-errors";
 import { BankError } from "@/lib/errors";
 import { requestMfaResetSchema } from "@/lib/validation/mfa-reset";
-import { contextOf, lockCustomer, withSession } from "./shared";
+import { contextOf, lockCustomer, mfaResetReasonField, withSession } from "./shared";
 
 const alreadyPending = () =>
   new BankError("conflict", { userMessage: "A reset of this customer's second factor is already waiting for approval." });
 
 /**
  * The first of the two staff steps: asks for the reset of a customer's second factor, with a reason (at most
- * 500 characters, shown to the approver, kept out of the audit trail because it is free text). Needs a step-up
+ * 500 characters, shown to the approver, encrypted at rest and kept out of the audit trail because it is free
+ * text that may hold customer details). Needs a step-up
  * confirmed for exactly this customer. One pending request per customer (also a partial unique index). Changes
  * nothing about the customer yet.
  */
@@ -47,7 +49,7 @@ export async function requestMfaReset(
         id: requestId,
         customerId: customer.id,
         requestedBy: staff.userId,
-        reason: input.data.reason,
+        reasonCiphertext: await encryptField(input.data.reason, mfaResetReasonField(requestId)),
       });
       await recordAuditEvent(tx, {
         actorId: staff.userId,

@@ -4,6 +4,7 @@ import type { Transaction } from "@/db/client";
 import { mfaResetRequests, users } from "@/db/schema";
 import type { StaffSessionActor } from "@/lib/admin/staff-action";
 import type { SessionActor, StaffActor } from "@/lib/auth/actor";
+import type { FieldContext } from "@/lib/crypto";
 import { BankError } from "@/lib/errors";
 
 /**
@@ -15,6 +16,11 @@ import { BankError } from "@/lib/errors";
 /** The staff actor with its session id, which the payload-bound step-up needs. */
 export function withSession(staff: StaffActor, actor: SessionActor): StaffSessionActor {
   return { ...staff, sessionId: actor.sessionId };
+}
+
+/** Where a request's reason is stored: encrypted with the PII key, bound to its row. */
+export function mfaResetReasonField(requestId: string): FieldContext {
+  return { table: "mfa_reset_requests", column: "reason", rowId: requestId };
 }
 
 export function contextOf(actor: StaffActor) {
