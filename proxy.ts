@@ -41,6 +41,8 @@ const signInPaths = [
   "/api/auth/signin/credentials",
   "/api/auth/callback/ticket",
   "/api/auth/signin/ticket",
+  // The re-enrolment link after a staff reset of the second factor takes the password: the same budget.
+  "/reenrol-authenticator",
 ];
 const registrationPaths = ["/register", "/forgot-password", "/reset-password", "/verify-email"];
 // Paths that a signed-out visitor may reach. API routes answer 401 themselves instead of redirecting.
@@ -54,6 +56,7 @@ const publicPathPrefixes = [
   "/verify-email",
   // A staff invitation's acceptance page (token-authenticated; the invitee has no account yet).
   "/staff-invitation",
+  "/reenrol-authenticator",
   "/dev/mailbox",
   "/docs",
   "/api/",

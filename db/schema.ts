@@ -34,7 +34,13 @@ export const transferKind = pgEnum("transfer_kind", ["deposit", "internal", "ext
 export const transferStatus = pgEnum("transfer_status", ["posted", "held", "rejected", "reversed"]);
 export const systemAccountPurpose = pgEnum("system_account_purpose", ["funding", "suspense", "fees"]);
 export const payeeMatchResult = pgEnum("payee_match_result", ["exact_match", "close_match", "no_match"]);
-export const userTokenPurpose = pgEnum("user_token_purpose", ["email_verification", "password_reset", "email_change"]);
+export const userTokenPurpose = pgEnum("user_token_purpose", [
+  "email_verification",
+  "password_reset",
+  "email_change",
+  "mfa_reenrolment",
+]);
+export const mfaResetStatus = pgEnum("mfa_reset_status", ["pending", "approved", "cancelled", "completed"]);
 export const signInOutcome = pgEnum("sign_in_outcome", [
   "succeeded",
   "unknown_account",
@@ -89,6 +95,10 @@ export const users = pgTable(
     // until the new one is confirmed.
     pendingTotpSecretCiphertext: text("pending_totp_secret_ciphertext"),
     pendingTotpCreatedAt: timestamp("pending_totp_created_at", { withTimezone: true, mode: "date" }),
+    // Set when two staff members reset the second factor (lib/admin/mfa-reset): until the customer enrols a new
+    // authenticator through the single-use link emailed to them, a password sign-in must not offer enrolment,
+    // because a password alone must never be enough to put an authenticator on this account.
+    mfaReenrolmentRequiredAt: timestamp("mfa_reenrolment_required_at", { withTimezone: true, mode: "date" }),
     createdAt: createdAt(),
   },
   (table) => [
@@ -100,6 +110,10 @@ export const users = pgTable(
     check(
       "users_pending_totp_complete",
       sql`(${table.pendingTotpSecretCiphertext} is null) = (${table.pendingTotpCreatedAt} is null)`,
+    ),
+    check(
+      "users_mfa_reenrolment_without_authenticator",
+      sql`${table.mfaReenrolmentRequiredAt} is null or ${table.totpSecretCiphertext} is null`,
     ),
     check(
       "users_date_of_birth_only_for_customers",
@@ -446,6 +460,51 @@ export const userTokens = pgTable(
   (table) => [
     unique("user_tokens_token_hash_unique").on(table.tokenHash),
     index("user_tokens_user_id_index").on(table.userId),
+  ],
+);
+
+/**
+ * Resetting a customer's second factor takes two staff members (issue 9, "Lost authenticator"): one requests
+ * it with a reason, a different one approves it. Approval removes the authenticator and emails the customer a
+ * single-use re-enrolment link (a `user_tokens` row of purpose `mfa_reenrolment`, named here by
+ * `reenrolment_token_id`); the request is `completed` when the customer has enrolled through it. The database
+ * itself refuses an approval by the requester and a second pending request for the same customer.
+ */
+export const mfaResetRequests = pgTable(
+  "mfa_reset_requests",
+  {
+    id: uuid("id").primaryKey(),
+    customerId: uuid("customer_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    requestedBy: uuid("requested_by")
+      .notNull()
+      .references(() => users.id),
+    // The requester's words (how the identity was checked), which may name documents or details of the
+    // customer: encrypted like any PII, bound to this row (lib/admin/mfa-reset/request-mfa-reset.ts).
+    reasonCiphertext: text("reason_ciphertext").notNull(),
+    status: mfaResetStatus("status").notNull().default("pending"),
+    approvedBy: uuid("approved_by").references(() => users.id),
+    cancelledBy: uuid("cancelled_by").references(() => users.id),
+    reenrolmentTokenId: uuid("reenrolment_token_id").references(() => userTokens.id, { onDelete: "set null" }),
+    createdAt: createdAt(),
+    decidedAt: timestamp("decided_at", { withTimezone: true, mode: "date" }),
+    completedAt: timestamp("completed_at", { withTimezone: true, mode: "date" }),
+  },
+  (table) => [
+    uniqueIndex("mfa_reset_requests_one_pending_per_customer")
+      .on(table.customerId)
+      .where(sql`${table.status} = 'pending'`),
+    index("mfa_reset_requests_customer_id_index").on(table.customerId),
+    check("mfa_reset_requests_four_eyes", sql`${table.approvedBy} is null or ${table.approvedBy} <> ${table.requestedBy}`),
+    check(
+      "mfa_reset_requests_approval_complete",
+      sql`(${table.status} in ('approved', 'completed')) = (${table.approvedBy} is not null)`,
+    ),
+    check(
+      "mfa_reset_requests_decision_complete",
+      sql`(${table.status} = 'pending') = (${table.decidedAt} is null)`,
+    ),
   ],
 );
 

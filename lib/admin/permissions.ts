@@ -127,6 +127,10 @@ export const adminActionPermissions: Readonly<Record<string, StaffPermission>> =
   removeStaffMemberAccess: "staff.change_role",
   approveAdminGrantRequest: "staff.approve_admin_grant",
   cancelAdminGrantRequest: "staff.change_role",
+  // Lost authenticator (MFA reset with two staff): app/admin/mfa-resets/actions.ts
+  requestMfaResetAction: "mfa_reset.request",
+  approveMfaResetAction: "mfa_reset.approve",
+  cancelMfaResetAction: "mfa_reset.request",
 };
 
 /**
@@ -144,6 +148,8 @@ export const adminPagePermissions: Readonly<Record<string, StaffPermission>> = {
   "/admin/transfers/[transferId]": "transfers.read_held",
   // Staff and roles
   "/admin/staff": "staff.read",
+  // Lost authenticator (MFA reset with two staff)
+  "/admin/mfa-resets": "mfa_reset.request",
 };
 
 /** Every back-office route handler by its route and method, with the permission it needs. */

@@ -27,6 +27,7 @@ export type SessionRevocationReason =
   | "password_reset"
   | "staff_lock"
   | "staff_role_changed"
+  | "mfa_reset"
   | "idle_timeout"
   | "absolute_lifetime"
   | "account_locked"

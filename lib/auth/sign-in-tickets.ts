@@ -105,6 +105,11 @@ export interface SignInTicketState {
   expiresAt: Date;
   /** The user has an authenticator: ask for a code. Otherwise, enrol one. */
   totpEnrolled: boolean;
+  /**
+   * Staff reset the user's second factor: no enrolment here. The customer enrols again only through the
+   * single-use link emailed to them (lib/auth/mfa-reenrolment.ts), so the page says so instead.
+   */
+  mfaReenrolmentRequired: boolean;
   /** An enrolment was started on this ticket and waits for its first code. */
   enrolmentInProgress: boolean;
   secondFactorVerified: boolean;
@@ -123,6 +128,7 @@ export async function readSignInTicket(token: string, browserBinding: string): P
       secondFactorVerifiedAt: signInTickets.secondFactorVerifiedAt,
       totpEnrolledAt: users.totpEnrolledAt,
       role: users.role,
+      mfaReenrolmentRequiredAt: users.mfaReenrolmentRequiredAt,
     })
     .from(signInTickets)
     .innerJoin(users, eq(users.id, signInTickets.userId))
@@ -134,6 +140,7 @@ export async function readSignInTicket(token: string, browserBinding: string): P
     userId: ticket.userId,
     expiresAt: ticket.expiresAt,
     totpEnrolled: ticket.totpEnrolledAt !== null,
+    mfaReenrolmentRequired: ticket.mfaReenrolmentRequiredAt !== null,
     enrolmentInProgress: ticket.pendingSecretCiphertext !== null,
     secondFactorVerified: ticket.secondFactorVerifiedAt !== null,
   };
@@ -143,7 +150,8 @@ export async function readSignInTicket(token: string, browserBinding: string): P
  * Starts (or restarts) enrolling an authenticator on a live ticket whose user has none: a new secret is kept on
  * the ticket, encrypted, and returned as the QR code and text to show. Null when the ticket is not live, its
  * second factor is already done, or the user already has an authenticator: a password alone must never be
- * enough to put a new authenticator on an account (replacing one needs a step-up inside a session).
+ * enough to put a new authenticator on an account (replacing one needs a step-up inside a session). Null too
+ * when staff reset the user's second factor: then only the emailed single-use link may enrol one.
  */
 export async function startTicketEnrolment(token: string, browserBinding: string): Promise<TotpProvisioning | null> {
   if (!isWellFormed(token, browserBinding)) return null;
@@ -152,7 +160,14 @@ export async function startTicketEnrolment(token: string, browserBinding: string
       .select({ id: signInTickets.id, userId: signInTickets.userId, emailCiphertext: users.emailCiphertext })
       .from(signInTickets)
       .innerJoin(users, eq(users.id, signInTickets.userId))
-      .where(and(liveTicket(token, browserBinding), isNull(signInTickets.secondFactorVerifiedAt), isNull(users.totpSecretCiphertext)))
+      .where(
+        and(
+          liveTicket(token, browserBinding),
+          isNull(signInTickets.secondFactorVerifiedAt),
+          isNull(users.totpSecretCiphertext),
+          isNull(users.mfaReenrolmentRequiredAt),
+        ),
+      )
       .for("update", { of: signInTickets })
       .limit(1);
     if (!ticket) return null;

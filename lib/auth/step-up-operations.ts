@@ -5,6 +5,7 @@ import { transferConfirmationPayloadHash } from "@/lib/ledger/post-transfer";
 import { heldTransferReferenceSchema } from "@/lib/admin/held-transfers/schemas";
 import { BankError } from "@/lib/errors";
 import { revealCustomerFieldSchema, setAccountFrozenSchema } from "@/lib/validation/admin-customers";
+import { mfaResetDecisionSchema, requestMfaResetSchema } from "@/lib/validation/mfa-reset";
 import { payeeDetailsSchema } from "@/lib/validation/payee";
 import { approveAdminGrantSchema, changeStaffRoleSchema, removeStaffAccessSchema } from "@/lib/validation/staff";
 import { parseTransferRequest } from "@/lib/validation/transfer";
@@ -38,6 +39,8 @@ export const stepUpOperationNames = [
   "staff_change_role",
   "staff_remove_access",
   "staff_approve_admin_grant",
+  "staff_request_mfa_reset",
+  "staff_approve_mfa_reset",
 ] as const;
 export type StepUpOperationName = (typeof stepUpOperationNames)[number];
 
@@ -97,16 +100,37 @@ const payloadHashBuilders: Record<StepUpOperationName, (actor: SessionActor, inp
   // Staff and roles (the back office): each bound to the acting admin, the staff member and the exact change,
   // so a code typed to make Sam an auditor never makes anyone an admin.
   staff_change_role: (actor, input) => {
+    if (actor.kind !== "staff") throw new BankError("not_found");
     const parsed = parseOperationInput(changeStaffRoleSchema, input);
     return stepUpPayloadHash({ action: "staff_change_role", userId: actor.userId, staffId: parsed.staffId, role: parsed.role });
   },
   staff_remove_access: (actor, input) => {
+    if (actor.kind !== "staff") throw new BankError("not_found");
     const parsed = parseOperationInput(removeStaffAccessSchema, input);
     return stepUpPayloadHash({ action: "staff_remove_access", userId: actor.userId, staffId: parsed.staffId });
   },
   staff_approve_admin_grant: (actor, input) => {
+    if (actor.kind !== "staff") throw new BankError("not_found");
     const parsed = parseOperationInput(approveAdminGrantSchema, input);
     return stepUpPayloadHash({ action: "staff_approve_admin_grant", userId: actor.userId, requestId: parsed.requestId });
+  },
+  // Back office, lost authenticator (lib/admin/mfa-reset): a code typed to request the reset of one customer's
+  // second factor never requests it for another customer. The reason is free text and not part of what is
+  // confirmed; it is recorded with the request.
+  staff_request_mfa_reset: (actor, input) => {
+    if (actor.kind !== "staff") throw new BankError("not_found");
+    const parsed = requestMfaResetSchema.shape.customerId.safeParse(
+      typeof input === "object" && input !== null && "customerId" in input ? input.customerId : undefined,
+    );
+    if (!parsed.success) throw new BankError("invalid_input", { internalMessage: "step-up operation input does not parse" });
+    return stepUpPayloadHash({ action: "staff_request_mfa_reset", staffId: actor.userId, customerId: parsed.data });
+  },
+  // A code typed to approve one request approves exactly that request.
+  staff_approve_mfa_reset: (actor, input) => {
+    if (actor.kind !== "staff") throw new BankError("not_found");
+    const parsed = mfaResetDecisionSchema.safeParse(input);
+    if (!parsed.success) throw new BankError("invalid_input", { internalMessage: "step-up operation input does not parse" });
+    return stepUpPayloadHash({ action: "staff_approve_mfa_reset", staffId: actor.userId, requestId: parsed.data.requestId });
   },
 };
 

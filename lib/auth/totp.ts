@@ -172,16 +172,23 @@ export async function verifyTotpForUser(
  * Stores a confirmed authenticator for a user: the secret (encrypted), when, and the step of the code that
  * confirmed it, so that the confirming code cannot be used again to sign in. `mode` says what the caller
  * expects: a first enrolment refuses to overwrite an existing authenticator (a password alone must never be
- * enough to swap it), a replacement (behind a step-up) requires one and emails the owner. Runs in the caller's
- * transaction; answers false when the expectation did not hold, changing nothing.
+ * enough to swap it), a replacement (behind a step-up) requires one and emails the owner. After a staff reset
+ * (lib/admin/mfa-reset) the account has no authenticator but is marked as needing re-enrolment: a "first"
+ * enrolment (at a password sign-in) is then refused, and only "after_reset" (through the emailed single-use
+ * link, lib/auth/mfa-reenrolment.ts) is accepted, which clears the mark and emails the owner. Runs in the
+ * caller's transaction; answers false when the expectation did not hold, changing nothing.
  */
 export async function saveTotpEnrolment(
   tx: Transaction,
-  enrolment: { userId: string; secret: string; confirmedTimeStep: number; mode: "first" | "replacement" },
+  enrolment: { userId: string; secret: string; confirmedTimeStep: number; mode: "first" | "replacement" | "after_reset" },
 ): Promise<boolean> {
   const { userId } = enrolment;
   const [user] = await tx
-    .select({ secretCiphertext: users.totpSecretCiphertext, emailCiphertext: users.emailCiphertext })
+    .select({
+      secretCiphertext: users.totpSecretCiphertext,
+      emailCiphertext: users.emailCiphertext,
+      reenrolmentRequiredAt: users.mfaReenrolmentRequiredAt,
+    })
     .from(users)
     .where(eq(users.id, userId))
     .for("update")
@@ -189,15 +196,18 @@ export async function saveTotpEnrolment(
   if (!user) throw new BankError("not_found");
   const alreadyEnrolled = user.secretCiphertext !== null;
   if (alreadyEnrolled !== (enrolment.mode === "replacement")) return false;
+  const reenrolmentRequired = user.reenrolmentRequiredAt !== null;
+  if (reenrolmentRequired !== (enrolment.mode === "after_reset")) return false;
   await tx
     .update(users)
     .set({
       totpSecretCiphertext: await encryptField(enrolment.secret, totpSecretField(userId), "mfa"),
       totpEnrolledAt: new Date(),
       totpLastUsedStep: enrolment.confirmedTimeStep,
+      mfaReenrolmentRequiredAt: null,
     })
     .where(eq(users.id, userId));
-  if (enrolment.mode === "replacement") {
+  if (enrolment.mode !== "first") {
     const email = await decryptField(user.emailCiphertext, { table: "users", column: "email", rowId: userId });
     await enqueueEmail(tx, { userId, email }, { template: "authenticator_replaced" });
   }

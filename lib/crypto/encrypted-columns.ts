@@ -14,7 +14,7 @@ import "server-only";
  */
 import { getTableName } from "drizzle-orm";
 import type { AnyPgColumn, PgTable } from "drizzle-orm/pg-core";
-import { outbox, payees, signInTickets, staffInvitations, transfers, users, userTokens } from "@/db/schema";
+import { mfaResetRequests, outbox, payees, signInTickets, staffInvitations, transfers, users, userTokens } from "@/db/schema";
 import type { FieldContext } from "@/lib/crypto/field-cipher";
 import type { DataKeyPurpose } from "@/lib/crypto/key-provider";
 
@@ -70,6 +70,8 @@ export const encryptedColumns: readonly EncryptedColumn[] = Object.freeze([
   entry(staffInvitations, staffInvitations.id, staffInvitations.emailCiphertext, "pii", "email"),
   entry(staffInvitations, staffInvitations.id, staffInvitations.legalNameCiphertext, "pii", "legal_name"),
   entry(staffInvitations, staffInvitations.id, staffInvitations.pendingTotpSecretCiphertext, "mfa", "pending_totp_secret"),
+  // lib/admin/mfa-reset/shared.ts (mfaResetReasonField)
+  entry(mfaResetRequests, mfaResetRequests.id, mfaResetRequests.reasonCiphertext, "pii", "reason"),
 ]);
 
 /** The encryption context of this column's value in the row `rowId`. */

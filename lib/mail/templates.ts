@@ -16,7 +16,8 @@ export type EmailMessage =
   | { template: "recovery_code_used"; remaining: number }
   | { template: "recovery_codes_low"; remaining: number }
   | { template: "authenticator_replaced" }
-  | { template: "staff_invitation"; link: string; role: "support" | "auditor"; expiresInMinutes: number };
+  | { template: "staff_invitation"; link: string; role: "support" | "auditor"; expiresInMinutes: number }
+  | { template: "mfa_reset_reenrolment"; link: string; expiresInMinutes: number };
 
 export interface RenderedEmail {
   subject: string;
@@ -96,6 +97,11 @@ export function renderEmail(message: EmailMessage): RenderedEmail {
       return {
         subject: "You are invited to the bank's back office",
         text: `An admin invited you to join the back office as ${message.role}. Follow this link to choose a password and set up an authenticator app:\n\n${message.link}\n\nThe link works once and expires in ${message.expiresInMinutes} minutes (${Math.round(message.expiresInMinutes / 60)} hours).${signature}`,
+      };
+    case "mfa_reset_reenrolment":
+      return {
+        subject: "Your second factor was reset",
+        text: `At your request, our staff reset the second factor of your account: your authenticator app and your unused recovery codes no longer work, and every session was signed out.\n\nSet up a new authenticator app with this link (you will need your password):\n\n${message.link}\n\nThe link works once and expires in ${message.expiresInMinutes} minutes. Until then you cannot sign in. If you did not ask for this, call us at once.${signature}`,
       };
   }
 }

@@ -12,11 +12,13 @@ import { generate } from "otplib";
 import { beforeAll, describe, expect, it } from "vitest";
 import { database, databaseHandle, executeRows } from "@/db/client";
 import { applyMigrations } from "@/db/migrations";
-import { outbox, sessions, users } from "@/db/schema";
+import { outbox, sessions, stepUpConfirmations, users } from "@/db/schema";
 import { seedDemoData, type DemoSignIn } from "@/db/seed-demo-data";
 import type { SessionActor, StaffActor } from "@/lib/auth/actor";
 import { inviteStaff, staffInvitationField } from "@/lib/admin/staff/invite-staff";
 import { openStaffInvitation } from "@/lib/identity/staff-invitation";
+import { requestMfaReset } from "@/lib/admin/mfa-reset/request-mfa-reset";
+import { mfaResetReasonField } from "@/lib/admin/mfa-reset/shared";
 import { authenticateWithPassword } from "@/lib/auth/authenticate-with-password";
 import { pendingTotpSecretField, startAuthenticatorReplacement } from "@/lib/auth/authenticator-replacement";
 import {
@@ -25,6 +27,7 @@ import {
   startTicketEnrolment,
   verifyTicketSecondFactor,
 } from "@/lib/auth/sign-in-tickets";
+import { stepUpOperationHash } from "@/lib/auth/step-up-operations";
 import { totpSecretField } from "@/lib/auth/totp";
 import { currentDataKeyVersion, decryptField, encryptField } from "@/lib/crypto";
 import { encryptedColumns, fieldContextOf, type EncryptedColumn } from "@/lib/crypto/encrypted-columns";
@@ -131,6 +134,24 @@ beforeAll(async () => {
   await startAuthenticatorReplacement(danaActor, { password, secondFactor: await codeAt(danaSecret, 1) });
   await requestEmailChange(danaActor, { currentPassword: password, newEmail: `renamed-${crypto.randomBytes(4).toString("hex")}@example.com` });
 
+  // A support member asks for Dana's second factor to be reset (the reason is encrypted). The step-up
+  // confirmation is written directly; the confirmation path is tested in admin-mfa-reset.test.ts.
+  const samSignIn = seeded.signIns.find((signIn) => signIn.role === "support");
+  if (!samSignIn) throw new Error("the demo seed has no support member");
+  const samSessionId = crypto.randomUUID();
+  const samId = await userIdFor(samSignIn.email);
+  await database().insert(sessions).values({ id: samSessionId, userId: samId });
+  const sam: SessionActor = { kind: "staff", role: "support", userId: samId, sessionId: samSessionId, ...context };
+  await database()
+    .insert(stepUpConfirmations)
+    .values({
+      id: crypto.randomUUID(),
+      sessionId: samSessionId,
+      payloadHash: stepUpOperationHash("staff_request_mfa_reset", sam, { customerId: dana.userId }),
+      confirmedAt: new Date(),
+    });
+  await requestMfaReset(sam, dana.userId, "Lost phone; identity checked by video call.");
+
   // A customer whose sign-in enrolment is still in progress (the secret waits on the ticket).
   const eli = await registerCustomer("Eli Halfway");
   const eliBinding = browserBinding();
@@ -191,6 +212,7 @@ describe("the registry of encrypted columns", () => {
     expect(contextOf("users", "pending_totp_secret")).toEqual(pendingTotpSecretField(rowId));
     expect(contextOf("payees", "name")).toEqual(payeeNameField(rowId));
     expect(contextOf("transfers", "memo")).toEqual(transferMemoField(rowId));
+    expect(contextOf("mfa_reset_requests", "reason")).toEqual(mfaResetReasonField(rowId));
     expect(contextOf("users", "phone")).toEqual(profileField(rowId, "phone"));
     expect(contextOf("users", "postal_address")).toEqual(profileField(rowId, "postal_address"));
     expect(contextOf("users", "national_identifier")).toEqual(profileField(rowId, "national_identifier"));

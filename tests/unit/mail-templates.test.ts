@@ -41,6 +41,11 @@ const samples: { [Name in Template]: Extract<EmailMessage, { template: Name }> }
     role: "support",
     expiresInMinutes: 1440,
   },
+  mfa_reset_reenrolment: {
+    template: "mfa_reset_reenrolment",
+    link: "https://bank.example/reenrol-authenticator?token=reenrolment-sample",
+    expiresInMinutes: 1440,
+  },
 };
 
 const everySample = Object.values(samples) as EmailMessage[];

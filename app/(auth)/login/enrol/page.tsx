@@ -28,6 +28,25 @@ export default async function EnrolPage({ searchParams }: { searchParams: Promis
   if (!cookies || !ticket) redirect(restartSignInPath);
   const alreadyConfirmed = ticket.secondFactorVerified;
   if (ticket.totpEnrolled && !alreadyConfirmed) redirect(`/login/second-factor?redirectTo=${encodeURIComponent(redirectTo)}`);
+  // Staff reset this customer's second factor: a password alone must not put a new authenticator on the
+  // account, so the only way on is the single-use link emailed to them (app/(auth)/reenrol-authenticator).
+  if (ticket.mfaReenrolmentRequired && !alreadyConfirmed) {
+    return (
+      <main className="shell">
+        <div className="card auth-card">
+          <p className="brand">Harbour Bank</p>
+          <h1>Your second factor was reset</h1>
+          <p className="alert" role="alert" data-testid="mfa-reset-pending">
+            Your authenticator app was reset by our staff. To set up a new one, use the link we sent to your email
+            address; it works once. You cannot sign in until you have done so.
+          </p>
+          <p>
+            <Link href="/login">Back to sign-in</Link>
+          </p>
+        </div>
+      </main>
+    );
+  }
   const provisioning = alreadyConfirmed ? null : await startTicketEnrolment(cookies.token, cookies.browserBinding);
   if (!alreadyConfirmed && !provisioning) redirect(restartSignInPath);
   return (
