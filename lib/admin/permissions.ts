@@ -117,8 +117,12 @@ export const adminActionPermissions: Readonly<Record<string, StaffPermission>> =
  * needs to render. The authorization matrix test visits each.
  */
 export const adminPagePermissions: Readonly<Record<string, StaffPermission>> = {
+  // Audit trail slice.
+  "/admin/audit": "audit.read",
 };
 
 /** Every back-office route handler by its route and method, with the permission it needs. */
 export const adminRoutePermissions: Readonly<Record<string, StaffPermission>> = {
+  // Audit trail slice.
+  "GET /admin/audit/export": "audit.export",
 };
