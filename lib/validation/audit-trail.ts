@@ -31,7 +31,9 @@ const instantField = (message: string) =>
     .string({ error: message })
     .max(40, message)
     .transform((value, context) => {
-      const withOffset = localDateTimePattern.test(value) ? `${value}Z` : value;
+      // zod's ISO check wants seconds; a datetime-local input leaves them out when they are zero.
+      const withSeconds = /T\d{2}:\d{2}$/.test(value) ? `${value}:00` : value;
+      const withOffset = localDateTimePattern.test(value) ? `${withSeconds}Z` : value;
       const parsed = z.iso.datetime({ offset: true }).safeParse(withOffset);
       const instant = parsed.success ? new Date(parsed.data) : null;
       if (instant === null || Number.isNaN(instant.getTime()) || instant.getUTCFullYear() < 2000 || instant.getUTCFullYear() > 9999) {
