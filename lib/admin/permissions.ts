@@ -150,8 +150,12 @@ export const adminPagePermissions: Readonly<Record<string, StaffPermission>> = {
   "/admin/staff": "staff.read",
   // Lost authenticator (MFA reset with two staff)
   "/admin/mfa-resets": "mfa_reset.request",
+  // Audit trail slice.
+  "/admin/audit": "audit.read",
 };
 
 /** Every back-office route handler by its route and method, with the permission it needs. */
 export const adminRoutePermissions: Readonly<Record<string, StaffPermission>> = {
+  // Audit trail slice.
+  "GET /admin/audit/export": "audit.export",
 };

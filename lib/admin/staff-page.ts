@@ -48,24 +48,15 @@ const navigationLinks: readonly StaffNavigationLink[] = [
   { href: "/admin", label: "Overview" },
   { href: "/admin/customers", label: "Customers" },
   { href: "/admin/transfers", label: "Held transfers" },
+  { href: "/admin/mfa-resets", label: "Second-factor resets" },
   { href: "/admin/staff", label: "Staff" },
   { href: "/admin/audit", label: "Audit trail" },
 ];
 
-// Until every section's page has merged, a link whose page is not registered yet falls back to this map, so the
-// header already shows each role the sections it will be able to use.
-const fallbackLinkPermissions: Readonly<Record<string, StaffPermission>> = {
-  "/admin": "overview.read",
-  "/admin/customers": "customers.read",
-  "/admin/transfers": "transfers.read_held",
-  "/admin/staff": "staff.read",
-  "/admin/audit": "audit.read",
-};
-
 /** The header's links that this staff member's role may open (a link to a 404 would only confuse). */
 export function staffNavigation(actor: Pick<StaffSessionActor, "role">): StaffNavigationLink[] {
   return navigationLinks.filter((link) => {
-    const permission = adminPagePermissions[link.href] ?? fallbackLinkPermissions[link.href];
+    const permission = adminPagePermissions[link.href];
     return permission !== undefined && roleHasPermission(actor.role, permission);
   });
 }
