@@ -313,8 +313,14 @@ describe("resetting a lost authenticator takes two staff members", () => {
     await confirmed(sam.actor, "staff_request_mfa_reset", { customerId: customer.actor.userId });
     const { requestId } = await requestMfaReset(sam.actor, customer.actor.userId, "Lost phone.");
     const outsider = await person(role, "Outsider");
-    await confirmed(outsider.actor, "staff_request_mfa_reset", { customerId: customer.actor.userId });
-    await confirmed(outsider.actor, "staff_approve_mfa_reset", { requestId });
+    // A staff outsider holds valid confirmations, so the refusal is the permission's, not the step-up's. A
+    // customer cannot even get one: every staff operation's payload hash refuses a customer actor.
+    if (outsider.actor.kind === "staff") {
+      await confirmed(outsider.actor, "staff_request_mfa_reset", { customerId: customer.actor.userId });
+      await confirmed(outsider.actor, "staff_approve_mfa_reset", { requestId });
+    } else {
+      expect(() => stepUpOperationHash("staff_approve_mfa_reset", outsider.actor, { requestId })).toThrow(BankError);
+    }
     const before = await snapshotOf(customer.actor.userId);
     const operation = operations[index];
     if (!operation) throw new Error("no such operation");
