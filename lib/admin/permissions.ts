@@ -158,4 +158,5 @@ export const adminPagePermissions: Readonly<Record<string, StaffPermission>> = {
 export const adminRoutePermissions: Readonly<Record<string, StaffPermission>> = {
   // Audit trail slice.
   "GET /admin/audit/export": "audit.export",
+  "HEAD /admin/audit/export": "audit.export",
 };
