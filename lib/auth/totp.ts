@@ -145,11 +145,16 @@ export async function verifyTotpForUser(
   now: Date = new Date(),
 ): Promise<TotpVerification> {
   if (!isTotpCodeShaped(code)) return { valid: false, reason: "malformed" };
+  // The row is locked until the caller's transaction ends. The update below only records the step if the
+  // ciphertext is still the one the code was checked against (so that a code checked against a replaced
+  // authenticator is never recorded), and without the lock an online re-encryption (keys:reencrypt) rewriting
+  // the same secret under a new key version in between turned a right code into "wrong code".
   const [user] = await queryable
     .select({ secretCiphertext: users.totpSecretCiphertext, lastUsedStep: users.totpLastUsedStep })
     .from(users)
     .where(eq(users.id, userId))
-    .limit(1);
+    .limit(1)
+    .for("update");
   if (!user?.secretCiphertext) return { valid: false, reason: "not_enrolled" };
   const secret = await decryptField(user.secretCiphertext, totpSecretField(userId), "mfa");
   const timeStep = await matchTotpCode(secret, code, { now, afterTimeStep: user.lastUsedStep });
