@@ -1,6 +1,6 @@
 import { expect, type Locator, type Page, test } from "@playwright/test";
 import { generate } from "otplib";
-import { demoSignIn } from "./demo-credentials";
+import { newCustomerPassword, registerVerifiedCustomer } from "./new-customer";
 import { signInAs } from "./sign-in-helpers";
 
 /**
@@ -9,8 +9,9 @@ import { signInAs } from "./sign-in-helpers";
  * replacing the authenticator (password plus a current code, the new QR code and key, a first code from the
  * new secret), after which the old secret's codes are refused.
  *
- * It signs in as Sam Support, whom no other spec uses: the section is for staff as much as for customers, and
- * a user of its own keeps this spec's codes and lock counter away from the others. It signs in once.
+ * It registers a customer of its own, who enrols an authenticator at the first sign-in: replacing a seeded
+ * user's authenticator would break every later spec that signs in with the seeded secret, and a user of its own
+ * keeps this spec's codes and lock counter away from the others. It signs in once.
  *
  * Codes are single use per time step (lib/auth/totp.ts), so every code this spec types comes from a step later
  * than the last one the server accepted for this user, waiting for the next 30-second step when needed.
@@ -67,18 +68,20 @@ test("MFA settings: new recovery codes need a step-up code, and a replaced authe
 }) => {
   // Up to three waits for a fresh 30-second step.
   test.setTimeout(180_000);
-  const sam = demoSignIn((person) => person.email === "sam.support@example.com");
-  await signInAs(page, sam);
-  // Sign-in may have used the current step's code (two-step sign-in): never reuse it.
+  const email = await registerVerifiedCustomer(page, "mfa-settings");
+  const enrolment = await signInAs(page, { email, password: newCustomerPassword });
+  const customer = { password: newCustomerPassword, totpSecret: enrolment.totpSecret };
+  // The enrolment may have used the current step's code: never reuse it.
   const codes = new FreshCodes(currentStep());
 
   await page.goto("/security");
   const section = page.getByTestId("mfa-section");
   await expect(section.getByTestId("mfa-status")).toContainText("since");
   await expect(section.getByTestId("mfa-status")).toContainText("cannot be turned off");
-  // The demo seed enrols an authenticator but makes no recovery codes: the section warns.
-  await expect(section.getByTestId("recovery-codes-left")).toHaveText("0 recovery codes left.");
-  await expect(section.getByTestId("recovery-codes-low")).toBeVisible();
+  // The enrolment at the first sign-in made ten recovery codes; the section counts them and does not warn.
+  expect(enrolment.recoveryCodes).toHaveLength(10);
+  await expect(section.getByTestId("recovery-codes-left")).toHaveText("10 recovery codes left.");
+  await expect(section.getByTestId("recovery-codes-low")).toHaveCount(0);
 
   // New recovery codes: the step-up prompt appears even right after sign-in (payload-bound confirmation).
   await section.getByRole("button", { name: "Regenerate recovery codes" }).click();
@@ -86,28 +89,29 @@ test("MFA settings: new recovery codes need a step-up code, and a replaced authe
   await expect(prompt).toBeVisible();
   await expect(prompt.getByLabel("Authentication code")).toBeFocused();
 
-  await confirmWith(prompt, await wrongCodeFor(sam.totpSecret));
+  await confirmWith(prompt, await wrongCodeFor(customer.totpSecret));
   await expect(prompt.getByRole("alert")).toContainText("That code is not correct");
   await expect(section.getByTestId("recovery-code")).toHaveCount(0);
 
-  await confirmWith(prompt, await codes.next(page, sam.totpSecret));
+  await confirmWith(prompt, await codes.next(page, customer.totpSecret));
   await expect(section.getByTestId("recovery-code")).toHaveCount(10);
   await expect(prompt).toBeHidden();
   const firstSet = await section.getByTestId("recovery-code").allTextContents();
   for (const code of firstSet) expect(code).toMatch(/^[A-HJ-NP-Z2-9]{5}-[A-HJ-NP-Z2-9]{5}-[A-HJ-NP-Z2-9]{5}$/);
+  // A new set replaces the enrolment's: none of those is in it.
+  expect(firstSet.filter((code) => enrolment.recoveryCodes.includes(code))).toEqual([]);
   await expect(section.getByTestId("recovery-codes-left")).toHaveText("10 recovery codes left.");
-  await expect(section.getByTestId("recovery-codes-low")).toHaveCount(0);
 
   // Replacing the authenticator: password and a current code, then the new QR code and key.
-  await section.getByLabel("Your password").fill(sam.password);
-  await section.getByLabel("Current code or a recovery code").fill(await codes.next(page, sam.totpSecret));
+  await section.getByLabel("Your password").fill(customer.password);
+  await section.getByLabel("Current code or a recovery code").fill(await codes.next(page, customer.totpSecret));
   await section.getByRole("button", { name: "Replace authenticator" }).click();
   const qrCode = section.getByRole("img", { name: "QR code for your new authenticator app" });
   await expect(qrCode).toBeVisible();
   expect(await qrCode.getAttribute("src")).toMatch(/^data:image\/svg\+xml;base64,/);
   const newSecret = ((await section.getByTestId("totp-secret").textContent()) ?? "").replace(/\s+/g, "");
   expect(newSecret).toMatch(/^[A-Z2-7]{32}$/);
-  expect(newSecret).not.toBe(sam.totpSecret);
+  expect(newSecret).not.toBe(customer.totpSecret);
 
   const confirmingStep = currentStep();
   await section.getByLabel("Code from the new authenticator").fill(await codeAt(newSecret, confirmingStep * 30 + 1));
@@ -120,7 +124,7 @@ test("MFA settings: new recovery codes need a step-up code, and a replaced authe
   await section.getByRole("button", { name: "Regenerate recovery codes" }).click();
   await expect(prompt).toBeVisible();
   await expect(prompt.getByRole("alert")).toHaveCount(0);
-  await confirmWith(prompt, await codes.next(page, sam.totpSecret, false));
+  await confirmWith(prompt, await codes.next(page, customer.totpSecret, false));
   await expect(prompt.getByRole("alert")).toContainText("That code is not correct");
 
   // The new authenticator's code completes it, with a different set of 10.

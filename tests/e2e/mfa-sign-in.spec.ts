@@ -1,6 +1,6 @@
-import crypto from "node:crypto";
-import { type APIRequestContext, type Browser, expect, type Page, test } from "@playwright/test";
+import { type Browser, expect, type Page, test } from "@playwright/test";
 import { demoSignIn } from "./demo-credentials";
+import { newCustomerPassword as strongPassword, registerVerifiedCustomer } from "./new-customer";
 import {
   completeEnrolment,
   freshTotpCode,
@@ -14,60 +14,9 @@ import {
 // exists only after a code from the authenticator (or a recovery code), or after enrolling one at a first
 // sign-in. These tests drive the real pages and compute codes from the secret the enrolment page shows.
 
-const strongPassword = "Quiet-lantern-harbour-47!";
 const sessionCookieName = "__Secure-authjs.session-token";
 const ticketCookieName = "__Host-bank-sign-in-ticket";
 const wrongCodeMessage = "That code is not right. Please try again.";
-
-interface MailboxMessage {
-  to: string;
-  subject: string;
-  text: string;
-}
-
-function uniqueEmail(label: string): string {
-  return `e2e-mfa-${label}-${crypto.randomBytes(4).toString("hex")}@example.com`;
-}
-
-async function confirmationLink(request: APIRequestContext, email: string): Promise<string> {
-  let link: string | undefined;
-  await expect
-    .poll(
-      async () => {
-        const response = await request.get(`/dev/mailbox/messages?to=${encodeURIComponent(email)}`);
-        const { messages } = (await response.json()) as { messages: MailboxMessage[] };
-        const match = messages
-          .find((message) => message.subject === "Confirm your email address")
-          ?.text.match(/https:\/\/\S+token=[A-Za-z0-9_-]{43}/);
-        link = match ? new URL(match[0]).pathname + new URL(match[0]).search : undefined;
-        return Boolean(link);
-      },
-      { timeout: 15_000 },
-    )
-    .toBe(true);
-  if (!link) throw new Error("unreachable");
-  return link;
-}
-
-/** A newly registered, verified customer who has never signed in (so has no authenticator yet). */
-async function newCustomer(page: Page, label: string): Promise<string> {
-  const email = uniqueEmail(label);
-  await page.goto("/register");
-  // Enabled once React has hydrated the form: fields typed into before that could be undone by hydration.
-  await expect(page.getByRole("button", { name: /open (my|an) account|register/i })).toBeEnabled();
-  await page.getByLabel("Legal name").fill("Robin Example");
-  await page.getByLabel("Email").fill(email);
-  await page.getByLabel("Date of birth").fill("1990-04-12");
-  await page.getByLabel("Password", { exact: true }).fill(strongPassword);
-  await page.getByLabel("Confirm password").fill(strongPassword);
-  await page.getByLabel(/terms/i).check();
-  await page.getByRole("button", { name: /open (my|an) account|register/i }).click();
-  await expect(page.getByRole("status")).toContainText("Check your email");
-  await page.goto(await confirmationLink(page.request, email));
-  await page.getByRole("button", { name: "Confirm my email address" }).click();
-  await expect(page.getByRole("status")).toContainText("Your email address is confirmed");
-  return email;
-}
 
 async function signOut(page: Page): Promise<void> {
   await page.getByRole("button", { name: "Sign out" }).click();
@@ -86,7 +35,7 @@ async function freshPage(browser: Browser): Promise<Page> {
 
 test("a new customer must enrol at first sign-in; then password and code sign in, each code and recovery code once", async ({ page }) => {
   test.setTimeout(120_000);
-  const email = await newCustomer(page, "enrol");
+  const email = await registerVerifiedCustomer(page, "enrol");
 
   // The password alone leads to enrolment, not to a session.
   await submitPassword(page, email, strongPassword);
@@ -134,7 +83,7 @@ test("a new customer must enrol at first sign-in; then password and code sign in
 
 test("five wrong codes lock the account: the ticket ends and even the right password is refused", async ({ page, browser }) => {
   test.setTimeout(90_000);
-  const email = await newCustomer(page, "lock");
+  const email = await registerVerifiedCustomer(page, "lock");
   await submitPassword(page, email, strongPassword);
   const { totpSecret } = await completeEnrolment(page);
   await expectDashboard(page);
