@@ -2,6 +2,9 @@ import Link from "next/link";
 import { notFound } from "next/navigation";
 import { Fragment } from "react";
 import { LoginHistorySection } from "@/app/(bank)/security/login-history-section";
+import { confirmStepUp } from "@/app/(bank)/step-up-actions";
+import { requestMfaResetAction } from "@/app/admin/mfa-resets/actions";
+import { MfaResetRequestForm } from "@/app/admin/mfa-resets/mfa-reset-request-form";
 import { readCustomerDetail, type CustomerDetail } from "@/lib/admin/customers/read-customer-detail";
 import { roleHasPermission } from "@/lib/admin/permissions";
 import { requireStaffPageActor, staffPageMetadata } from "@/lib/admin/staff-page";
@@ -20,6 +23,7 @@ import {
 import { CustomerCareButton } from "./customer-care-button";
 import { FreezeAccountForm } from "./freeze-account-form";
 import { RevealField } from "./reveal-field";
+import { SignInLockSection } from "./sign-in-lock-section";
 
 export const generateMetadata = staffPageMetadata("Customer", "customers.read");
 
@@ -52,6 +56,7 @@ export default async function CustomerPage({ params }: CustomerPageProps) {
     clearLock: roleHasPermission(actor.role, "customers.clear_lockout"),
     revokeSessions: roleHasPermission(actor.role, "customers.revoke_sessions"),
     freeze: roleHasPermission(actor.role, "accounts.freeze"),
+    requestMfaReset: roleHasPermission(actor.role, "mfa_reset.request"),
   };
 
   return (
@@ -69,22 +74,12 @@ export default async function CustomerPage({ params }: CustomerPageProps) {
       </div>
 
       {detail.locked ? (
-        <section className="card section" aria-labelledby="lock-heading" data-testid="customer-lock">
-          <h2 id="lock-heading">Sign-in locked</h2>
-          <p>
-            Locked until {detail.lockedUntil ? `${timeFormat.format(detail.lockedUntil)} UTC` : "cleared"} after repeated failed
-            attempts. Clearing the lock lets the customer sign in at once.
-          </p>
-          {may.clearLock ? (
-            <CustomerCareButton
-              customerId={detail.id}
-              label="Clear sign-in lock"
-              pendingLabel="Clearing…"
-              successMessage="The lock is cleared. The customer can sign in now."
-              action={clearCustomerSignInLock}
-            />
-          ) : null}
-        </section>
+        <SignInLockSection
+          customerId={detail.id}
+          lockedUntilText={detail.lockedUntil ? `until ${timeFormat.format(detail.lockedUntil)} UTC` : "until cleared"}
+          mayClear={may.clearLock}
+          clearCustomerSignInLock={clearCustomerSignInLock}
+        />
       ) : null}
 
       <section className="card section" aria-labelledby="profile-heading">
@@ -229,6 +224,18 @@ export default async function CustomerPage({ params }: CustomerPageProps) {
       </section>
 
       <LoginHistorySection entries={detail.loginHistory} />
+
+      {may.requestMfaReset && detail.authenticatorEnrolled ? (
+        <section className="card section" aria-labelledby="mfa-reset-heading">
+          <h2 id="mfa-reset-heading">Lost authenticator</h2>
+          <p className="muted">
+            A reset needs your reason and a second staff member&apos;s approval (on{" "}
+            <Link href="/admin/mfa-resets">Second-factor resets</Link>); the customer then enrols again through a
+            link sent to their email.
+          </p>
+          <MfaResetRequestForm customerId={detail.id} requestAction={requestMfaResetAction} confirmStepUp={confirmStepUp} />
+        </section>
+      ) : null}
     </>
   );
 }
