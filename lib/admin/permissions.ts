@@ -58,6 +58,9 @@ const allPermissions: readonly StaffPermission[] = staffPermissions;
 
 export const permissionMatrix: Readonly<Record<StaffRole, readonly StaffPermission[]>> = {
   admin: allPermissions,
+  // Support is the first line: it looks into cases, comments, refuses and asks, but never approves. An approval
+  // (of a held transfer, of a second-factor reset) is the second pair of eyes, and that is an admin's, so the
+  // four-eyes rules always put a second role's judgement between a request and money or an identity moving.
   support: [
     "overview.read",
     "customers.read",
@@ -66,10 +69,8 @@ export const permissionMatrix: Readonly<Record<StaffRole, readonly StaffPermissi
     "customers.revoke_sessions",
     "accounts.freeze",
     "mfa_reset.request",
-    "mfa_reset.approve",
     "transfers.read_held",
     "transfers.comment",
-    "transfers.approve",
     "transfers.reject",
   ],
   // Auditors read everything and change nothing. Revealing a masked field changes nothing either, but it is

@@ -136,19 +136,21 @@ describe("held-transfer review with four eyes", () => {
     await confirmApproval(ada, held.transferId);
     await expect(approveHeldTransfer(ada, held.transferId)).rejects.toMatchObject({ code: "conflict" });
 
-    await commentOnHeldTransfer(sam, held.transferId, "Checked the payee's history: first payment, large.");
-    await confirmApproval(sam, held.transferId);
+    await commentOnHeldTransfer(alan, held.transferId, "Checked the payee's history: first payment, large.");
+    await confirmApproval(alan, held.transferId);
     const before = await stateOf(held);
-    await expect(approveHeldTransfer(sam, held.transferId)).rejects.toMatchObject({ code: "conflict" });
+    await expect(approveHeldTransfer(alan, held.transferId)).rejects.toMatchObject({ code: "conflict" });
+    // Support reviews but never approves: for Sam the action does not exist.
+    await expect(approveHeldTransfer(sam, held.transferId)).rejects.toMatchObject({ code: "not_found" });
     expect(await stateOf(held)).toEqual(before);
 
     await expect(approveHeldTransfer(ada, held.transferId, "Looks right.")).resolves.toMatchObject({ status: "posted", approvals: 1, approvalsNeeded: 1 });
     expectPosted(held, await stateOf(held));
     expect(await eventsFor(held.transferId)).toEqual(["ledger.transfer.held", "staff.transfer.commented", "ledger.transfer.approved"]);
     const detail = await readHeldTransfer(alan, held.transferId);
-    expect(detail).toMatchObject({ status: "posted", firstReviewerId: sam.userId, approvals: 1 });
+    expect(detail).toMatchObject({ status: "posted", firstReviewerId: alan.userId, approvals: 1 });
     expect(detail.reviews.map((review) => [review.kind, review.staffUserId])).toEqual([
-      ["comment", sam.userId],
+      ["comment", alan.userId],
       ["approval", ada.userId],
     ]);
     // Decided: no longer in the queue, and nothing more can be added.

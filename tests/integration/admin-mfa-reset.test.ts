@@ -220,10 +220,10 @@ describe("resetting a lost authenticator takes two staff members", () => {
     await confirmed(ada.actor, "staff_request_mfa_reset", { customerId: customer.actor.userId });
     expect((await failureOf(requestMfaReset(ada.actor, customer.actor.userId, reason))).code).toBe("conflict");
 
-    // Sam cannot approve his own request, even with a confirmed code; nothing changes.
+    // Sam is support: he may request, never approve, not even with a confirmed code; nothing changes.
     const before = await snapshotOf(customer.actor.userId);
     await confirmed(sam.actor, "staff_approve_mfa_reset", { requestId });
-    expect((await failureOf(approveMfaReset(sam.actor, requestId))).code).toBe("forbidden");
+    expect((await failureOf(approveMfaReset(sam.actor, requestId))).code).toBe("not_found");
     expect(await snapshotOf(customer.actor.userId)).toEqual(before);
 
     // Ada without a code: step-up required, nothing changes.
@@ -303,8 +303,8 @@ describe("resetting a lost authenticator takes two staff members", () => {
       .filter(({ role: candidate, permission }) => candidate === "customer" || !roleHasPermission(candidate, permission)),
   );
 
-  it("has refusals to test (customers and auditors)", () => {
-    expect(refusals.map((refusal) => refusal.role)).toEqual(expect.arrayContaining(["customer", "auditor"]));
+  it("has refusals to test (customers, auditors, and support for approvals)", () => {
+    expect(refusals.map((refusal) => refusal.role)).toEqual(expect.arrayContaining(["customer", "auditor", "support"]));
   });
 
   it.each(refusals)("refuses $role operation #$index ($permission) with not_found and changes nothing", async ({ role, index }) => {
@@ -326,6 +326,23 @@ describe("resetting a lost authenticator takes two staff members", () => {
     if (!operation) throw new Error("no such operation");
     expect((await failureOf(operation.run(outsider.actor, customer.actor.userId, requestId))).code).toBe("not_found");
     expect(await snapshotOf(customer.actor.userId)).toEqual(before);
+  });
+
+  it("refuses an admin's approval of their own request, even with a confirmed code; a second admin approves it", async () => {
+    const ada = await person("admin", "Ada");
+    const alan = await person("admin", "Alan");
+    const customer = await person("customer", "Casey");
+    await confirmed(ada.actor, "staff_request_mfa_reset", { customerId: customer.actor.userId });
+    const { requestId } = await requestMfaReset(ada.actor, customer.actor.userId, "Lost phone; passport checked.");
+    expect((await listPendingMfaResets(ada.actor)).find((row) => row.requestId === requestId)?.viewerMayApprove).toBe(false);
+    const before = await snapshotOf(customer.actor.userId);
+    await confirmed(ada.actor, "staff_approve_mfa_reset", { requestId });
+    expect((await failureOf(approveMfaReset(ada.actor, requestId))).code).toBe("forbidden");
+    expect(await snapshotOf(customer.actor.userId)).toEqual(before);
+    await confirmed(alan.actor, "staff_approve_mfa_reset", { requestId });
+    await approveMfaReset(alan.actor, requestId);
+    expect((await userRow(customer.actor.userId)).totpSecretCiphertext).toBeNull();
+    expect(await auditCount("staff.mfa_reset.approved", customer.actor.userId)).toBe(1);
   });
 
   it("lets the requester or an admin cancel, and nobody else", async () => {
