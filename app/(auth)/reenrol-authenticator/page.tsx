@@ -1,5 +1,4 @@
 import type { Metadata } from "next";
-import Link from "next/link";
 import { isMfaReenrolmentTokenUsable } from "@/lib/auth/mfa-reenrolment";
 import { completeReenrolment, startReenrolment } from "./actions";
 import { ReenrolForm } from "./reenrol-form";
@@ -22,17 +21,10 @@ export default async function ReenrolAuthenticatorPage({ searchParams }: { searc
       <div className="card auth-card">
         <p className="brand">Harbour Bank</p>
         <h1>Set up a new authenticator</h1>
-        {usable ? (
-          <>
-            <p>Your second factor was reset. Confirm your password, then set up your authenticator app again.</p>
-            <ReenrolForm token={token} startAction={startReenrolment} completeAction={completeReenrolment} />
-          </>
-        ) : (
-          <p className="alert" role="alert">
-            This link is invalid, has already been used or has expired. Call us to ask for a new one.{" "}
-            <Link href="/login">Back to sign-in</Link>.
-          </p>
-        )}
+        {usable ? <p>Your second factor was reset. Confirm your password, then set up your authenticator app again.</p> : null}
+        {/* Rendered either way, so that the recovery codes it shows after the enrolment (which spends the link)
+            survive the page's refresh. */}
+        <ReenrolForm token={token} usable={usable} startAction={startReenrolment} completeAction={completeReenrolment} />
       </div>
     </main>
   );

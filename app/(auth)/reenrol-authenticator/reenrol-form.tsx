@@ -10,15 +10,18 @@ type FormAction<T> = (previous: ActionResult<T> | null, input: FormData) => Prom
 
 interface ReenrolFormProps {
   token: string;
+  /** Whether the link can still be used, as the page found it when it was last rendered. */
+  usable: boolean;
   startAction: FormAction<TotpProvisioning>;
   completeAction: FormAction<{ recoveryCodes: string[] }>;
 }
 
 /**
  * Two steps on one page: the password (with the link's token) shows a new QR code; the first code from the app
- * enrols it and shows the new recovery codes once.
+ * enrols it and shows the new recovery codes once. The page renders again after the enrolment, and by then the
+ * link is spent: the recovery codes, kept in this component's state, must win over the "link used" message.
  */
-export function ReenrolForm({ token, startAction, completeAction }: ReenrolFormProps) {
+export function ReenrolForm({ token, usable, startAction, completeAction }: ReenrolFormProps) {
   const [started, start, starting] = useActionState(startAction, null);
   const [completed, complete, completing] = useActionState(completeAction, null);
   const passwordId = useId();
@@ -50,6 +53,15 @@ export function ReenrolForm({ token, startAction, completeAction }: ReenrolFormP
           </Link>
         </p>
       </div>
+    );
+  }
+
+  if (!usable) {
+    return (
+      <p className="alert" role="alert">
+        This link is invalid, has already been used or has expired. Call us to ask for a new one.{" "}
+        <Link href="/login">Back to sign-in</Link>.
+      </p>
     );
   }
 

@@ -73,14 +73,15 @@ export default async function CustomerPage({ params }: CustomerPageProps) {
         </p>
       </div>
 
-      {detail.locked ? (
-        <SignInLockSection
-          customerId={detail.id}
-          lockedUntilText={detail.lockedUntil ? `until ${timeFormat.format(detail.lockedUntil)} UTC` : "until cleared"}
-          mayClear={may.clearLock}
-          clearCustomerSignInLock={clearCustomerSignInLock}
-        />
-      ) : null}
+      {/* Always rendered (it draws nothing while there is no lock), so that its "cleared" confirmation survives
+          the refresh that follows the action. */}
+      <SignInLockSection
+        customerId={detail.id}
+        locked={detail.locked}
+        lockedUntilText={detail.lockedUntil ? `until ${timeFormat.format(detail.lockedUntil)} UTC` : "until cleared"}
+        mayClear={may.clearLock}
+        clearCustomerSignInLock={clearCustomerSignInLock}
+      />
 
       <section className="card section" aria-labelledby="profile-heading">
         <h2 id="profile-heading">Profile</h2>

@@ -7,6 +7,7 @@ type Action = (previous: ActionResult<null> | null, input: FormData) => Promise<
 
 interface SignInLockSectionProps {
   customerId: string;
+  locked: boolean;
   /** "until 5 Dec 2026, 16:40 UTC", formatted on the server so that every viewer reads the same. */
   lockedUntilText: string;
   mayClear: boolean;
@@ -14,10 +15,11 @@ interface SignInLockSectionProps {
 }
 
 /**
- * The customer's sign-in lock and the button that clears it. Once cleared the section stays and says so,
- * rather than vanishing with a page refresh, so that the member of staff sees that it worked.
+ * The customer's sign-in lock and the button that clears it. The page re-renders after the action (the session
+ * cookie is renewed), and the lock is gone by then; this component stays mounted across that refresh, so the
+ * confirmation stays on screen and the member of staff sees that it worked.
  */
-export function SignInLockSection({ customerId, lockedUntilText, mayClear, clearCustomerSignInLock }: SignInLockSectionProps) {
+export function SignInLockSection({ customerId, locked, lockedUntilText, mayClear, clearCustomerSignInLock }: SignInLockSectionProps) {
   const [result, formAction, pending] = useActionState(clearCustomerSignInLock, null);
   if (result?.ok) {
     return (
@@ -29,6 +31,7 @@ export function SignInLockSection({ customerId, lockedUntilText, mayClear, clear
       </section>
     );
   }
+  if (!locked) return null;
   return (
     <section className="card section" aria-labelledby="lock-heading" data-testid="customer-lock">
       <h2 id="lock-heading">Sign-in locked</h2>
