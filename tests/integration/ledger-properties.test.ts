@@ -44,6 +44,25 @@ const operation = fc.oneof(
   { weight: 3, arbitrary: fc.record({ kind: fc.constant("decide" as const), pick: fc.nat(1000), approve: fc.boolean() }) },
 );
 
+type Operation = typeof operation extends fc.Arbitrary<infer Value> ? Value : never;
+
+/**
+ * One sequence, run before the random ones, that reaches every outcome the coverage check below asks for: the
+ * random sequences reach most of them most of the time, but "most of the time" made the check fail now and then
+ * (25 runs without a single rejection). With this example the check proves the property could see each outcome,
+ * and the random runs still explore everything else.
+ */
+const everyOutcome: Operation[] = [
+  { kind: "transfer", customer: 0, from: 0, toPayee: true, amountMinor: thresholds.review + 1n, confirm: true },
+  { kind: "decide", pick: 0, approve: false },
+  { kind: "transfer", customer: 0, from: 0, toPayee: true, amountMinor: thresholds.review + 1n, confirm: true },
+  { kind: "decide", pick: 1, approve: true },
+  { kind: "transfer", customer: 0, from: 0, toPayee: false, amountMinor: 100n, confirm: false },
+  { kind: "reverse", pick: 0 },
+  { kind: "transfer", customer: 0, from: 1, toPayee: false, amountMinor: 30_000n, confirm: true },
+  { kind: "transfer", customer: 1, from: 0, toPayee: true, amountMinor: thresholds.maximum + 1n, confirm: true },
+];
+
 interface Party {
   customer: TransferringCustomer;
   accounts: [string, string];
@@ -173,7 +192,7 @@ describe("random sequences of ledger operations", () => {
         }
         expect(await checkLedgerInvariants(thresholds.daily)).toEqual(soundLedger);
       }),
-      { numRuns: 25 },
+      { numRuns: 25, examples: [[everyOutcome]] },
     );
     for (const [what, count] of Object.entries(reached)) expect(count, `the sequences never reached "${what}"`).toBeGreaterThan(0);
   }, 120_000);
