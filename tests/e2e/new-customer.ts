@@ -4,7 +4,7 @@ import { type APIRequestContext, expect, type Page } from "@playwright/test";
 /** The password every customer registered by the end-to-end specs uses. */
 export const newCustomerPassword = "Quiet-lantern-harbour-47!";
 
-interface MailboxMessage {
+export interface MailboxMessage {
   to: string;
   subject: string;
   text: string;
@@ -14,16 +14,18 @@ function uniqueEmail(label: string): string {
   return `e2e-${label}-${crypto.randomBytes(4).toString("hex")}@example.com`;
 }
 
-async function confirmationLink(request: APIRequestContext, email: string): Promise<string> {
+/**
+ * The path and query of the first link in the newest development-mailbox message to `email` with `subject`,
+ * waited for (mail goes out after the commit, through the outbox).
+ */
+export async function mailboxLink(request: APIRequestContext, email: string, subject: string): Promise<string> {
   let link: string | undefined;
   await expect
     .poll(
       async () => {
         const response = await request.get(`/dev/mailbox/messages?to=${encodeURIComponent(email)}`);
         const { messages } = (await response.json()) as { messages: MailboxMessage[] };
-        const match = messages
-          .find((message) => message.subject === "Confirm your email address")
-          ?.text.match(/https:\/\/\S+token=[A-Za-z0-9_-]{43}/);
+        const match = messages.find((message) => message.subject === subject)?.text.match(/https:\/\/\S+token=[A-Za-z0-9_-]+/);
         link = match ? new URL(match[0]).pathname + new URL(match[0]).search : undefined;
         return Boolean(link);
       },
@@ -53,7 +55,7 @@ export async function registerVerifiedCustomer(page: Page, label: string): Promi
   await page.getByLabel(/terms/i).check();
   await page.getByRole("button", { name: /open (my|an) account|register/i }).click();
   await expect(page.getByRole("status")).toContainText("Check your email");
-  await page.goto(await confirmationLink(page.request, email));
+  await page.goto(await mailboxLink(page.request, email, "Confirm your email address"));
   await page.getByRole("button", { name: "Confirm my email address" }).click();
   await expect(page.getByRole("status")).toContainText("Your email address is confirmed");
   return email;

@@ -1,7 +1,7 @@
 import { type Browser, type BrowserContext, expect, type Locator, type Page, test } from "@playwright/test";
 import { shortIdleDataDirectory, shortIdleOrigin } from "../../playwright.config";
 import { demoSignIn, type DemoSignIn } from "./demo-credentials";
-import { newCustomerPassword, registerVerifiedCustomer } from "./new-customer";
+import { type MailboxMessage, mailboxLink, newCustomerPassword, registerVerifiedCustomer } from "./new-customer";
 import { completeEnrolment, freshTotpCode, signInAs, submitPassword } from "./sign-in-helpers";
 
 /**
@@ -39,30 +39,6 @@ async function openCustomer(page: Page, email: string): Promise<void> {
   await expect(results.getByRole("row")).toHaveCount(2);
   await results.getByRole("link").click();
   await expect(page.getByRole("heading", { name: "Customer", level: 1 })).toBeVisible();
-}
-
-interface MailboxMessage {
-  to: string;
-  subject: string;
-  text: string;
-}
-
-async function mailLink(page: Page, email: string, subject: string): Promise<string> {
-  let link: string | undefined;
-  await expect
-    .poll(
-      async () => {
-        const response = await page.request.get(`/dev/mailbox/messages?to=${encodeURIComponent(email)}`);
-        const { messages } = (await response.json()) as { messages: MailboxMessage[] };
-        const match = messages.find((message) => message.subject === subject)?.text.match(/https:\/\/\S+token=[A-Za-z0-9_-]+/);
-        link = match ? new URL(match[0]).pathname + new URL(match[0]).search : undefined;
-        return Boolean(link);
-      },
-      { timeout: 15_000 },
-    )
-    .toBe(true);
-  if (!link) throw new Error("unreachable");
-  return link;
 }
 
 test("an admin finds a customer, reveals a masked field with a reason, and the audit trail shows who, what and why", async ({ browser }) => {
@@ -262,7 +238,7 @@ test("an MFA reset requested by support and approved by an admin reaches the cus
   await expect(customer.page).toHaveURL(/\/login/);
 
   // The emailed link, with the password, enrols a new authenticator once.
-  const link = await mailLink(customer.page, email, "Your second factor was reset");
+  const link = await mailboxLink(customer.page.request, email, "Your second factor was reset");
   await customer.page.goto(link);
   await customer.page.getByLabel("Your password").fill(newCustomerPassword);
   await customer.page.getByRole("button", { name: "Continue" }).click();
