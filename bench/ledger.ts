@@ -11,8 +11,10 @@
  *   on uniformly chosen customers (each pays 0.01 to their payee: two accounts, the limits row, the audit
  *   event) and on one hot account (every client pays from the same account).
  * - Audit sealing: the posting service at 8 clients without the audit sealer and with it running every second
- *   (lib/audit/seal-audit-events.ts, as the app's timer does, with checkpoints), alternating (off, on, off,
- *   on, off); the ratio of the means shows what sealing costs the writers.
+ *   (lib/audit/seal-audit-events.ts, as the app's timer does, with checkpoints), alternating (off, on, ...,
+ *   off; four pairs with --sealing-only, two otherwise), each run after a CHECKPOINT; each run with the sealer
+ *   against the mean of its neighbours (median and range), and the sealer's CPU cost per event measured alone,
+ *   as a share of a transfer's.
  *   `--sealing-only` runs just this comparison (after the same setup), without pgbench, HTTP or diagnosis.
  * - HTTP: the built app (`tsx server.ts`) with the per-IP and per-user limits raised through configuration,
  *   `POST /api/v1/transfers` beside `GET /api/v1/whoami`, both with a minted session cookie, by autocannon.
@@ -373,9 +375,14 @@ async function main(): Promise<void> {
       measurements.push(await runService("postCustomerTransfer, uniform accounts", clients, () => crypto.randomInt(customerCount)));
     }
 
-    // Audit sealing against the same load: off and on (every second, with checkpoints), alternating, so that
-    // table growth and cache state affect both sides alike. The backlog of earlier runs is sealed
-    // before each run, outside the timing, so the sealer only keeps up with this run's events.
+    // Audit sealing against the same load: off and on (every second, with checkpoints), alternating
+    // (off, on, off, ..., off), so that table growth and cache state affect both sides alike. Each run starts
+    // from the same state: the backlog of earlier runs sealed and a PostgreSQL CHECKPOINT taken, outside the
+    // timing. Without the CHECKPOINT, whichever run a timed checkpoint (and the full-page writes after it)
+    // fell into lost up to a fifth of its throughput, a larger effect than the one measured here.
+    // Each run with the sealer is compared with the mean of the runs on either side of it; the summary gives
+    // the median of those ratios and their range, and beside it the sealer's cost measured directly: the CPU
+    // time to seal one run's events on an otherwise idle machine, as a share of the CPU those transfers took.
     {
       const { sealAuditEvents, writeAuditCheckpointIfDue } = await import("@/lib/audit/seal-audit-events");
       const { executeRows } = await import("@/db/client");
@@ -384,10 +391,17 @@ async function main(): Promise<void> {
         const result = await sealAuditEvents(database(), { waitTimeoutMilliseconds: 60_000 });
         if (result.outcome !== "sealed") throw new Error(`sealing the backlog: ${result.outcome}`);
         await writeAuditCheckpointIfDue(database(), "now");
+        return result.sealedEvents;
+      };
+      const startFromTheSameState = async () => {
+        await sealBacklog();
+        await withDatabase(ledgerDatabase, async (sql) => {
+          await sql`checkpoint`;
+        });
       };
       const uniform = () => crypto.randomInt(customerCount);
       const runWithoutSealer = async (round: number) => {
-        await sealBacklog();
+        await startFromTheSameState();
         console.log(`Audit sealing: posting service without the sealer (round ${round}), 8 clients, ${runSeconds} s ...`);
         return runService(`postCustomerTransfer, uniform, sealer off (round ${round})`, 8, uniform);
       };
@@ -395,7 +409,7 @@ async function main(): Promise<void> {
       let sealerRuns = 0;
       let unsealedAtEnds = "";
       const runWithSealer = async (round: number) => {
-        await sealBacklog();
+        await startFromTheSameState();
         console.log(`Audit sealing: posting service with the sealer every second (round ${round}), 8 clients, ${runSeconds} s ...`);
         let sealerRunning = true;
         const sealer = (async () => {
@@ -419,24 +433,46 @@ async function main(): Promise<void> {
         return measurement;
       };
       // A first run warms caches and the new tables up and is not counted (in a sealing-only run it is the first
-      // load of all); then alternating, so that a slow phase of a shared machine does not land on one side only.
+      // load of all).
       if (sealingOnly) {
         console.log(`Audit sealing: warm-up, 8 clients, ${runSeconds} s (not counted) ...`);
         await runService("warm-up", 8, uniform);
       }
+      const pairs = sealingOnly ? 4 : 2;
       const without: Measurement[] = [];
       const withSealer: Measurement[] = [];
-      without.push(await runWithoutSealer(1));
-      withSealer.push(await runWithSealer(1));
-      without.push(await runWithoutSealer(2));
-      withSealer.push(await runWithSealer(2));
-      without.push(await runWithoutSealer(3));
+      for (let round = 1; round <= pairs; round += 1) {
+        without.push(await runWithoutSealer(round));
+        withSealer.push(await runWithSealer(round));
+      }
+      without.push(await runWithoutSealer(pairs + 1));
       measurements.push(...without, ...withSealer);
-      const mean = (runs: readonly Measurement[]) => runs.reduce((sum, run) => sum + run.perSecond, 0) / runs.length;
+      const ratios = withSealer
+        .map((run, index) => run.perSecond / (((without[index]?.perSecond ?? Number.NaN) + (without[index + 1]?.perSecond ?? Number.NaN)) / 2))
+        .sort((left, right) => left - right);
+      const median = ratios.length % 2 === 1
+        ? (ratios[(ratios.length - 1) / 2] ?? Number.NaN)
+        : ((ratios[ratios.length / 2 - 1] ?? Number.NaN) + (ratios[ratios.length / 2] ?? Number.NaN)) / 2;
+
+      // The direct measure: one more run without the sealer, then its events sealed alone. Sealing is one
+      // connection doing one thing at a time, so its wall time is its CPU time (Node's and the backend's);
+      // the transfers kept this machine's cores busy for the run's length.
+      await startFromTheSameState();
+      console.log(`Audit sealing: one run without the sealer, then its events sealed alone, ${runSeconds} s ...`);
+      const costRun = await runService("postCustomerTransfer, uniform, events then sealed alone (cost)", 8, uniform);
+      const sealStarted = performance.now();
+      const eventsSealedAlone = await sealBacklog();
+      const sealSeconds = (performance.now() - sealStarted) / 1000;
+      const cores = os.availableParallelism();
+      const transferCpuMicroseconds = (cores * 1e6) / costRun.perSecond;
+      const sealMicroseconds = (sealSeconds * 1e6) / Math.max(1, eventsSealedAlone);
       sealingSummary =
-        `Audit sealing: with the sealer / without (means of ${withSealer.length} and ${without.length} alternating runs): ` +
-        `${(mean(withSealer) / mean(without)).toFixed(2)}; ${sealedDuringRuns} events sealed in ${sealerRuns} sealer runs ` +
-        `during the runs with it, not yet sealed at their ends: ${unsealedAtEnds}.`;
+        `Audit sealing: with the sealer / the mean of the runs either side, median of ${ratios.length}: ${median.toFixed(3)} ` +
+        `(range ${(ratios[0] ?? Number.NaN).toFixed(3)} to ${(ratios[ratios.length - 1] ?? Number.NaN).toFixed(3)}); ` +
+        `${sealedDuringRuns} events sealed in ${sealerRuns} sealer runs during the runs with it, not yet sealed at their ends: ${unsealedAtEnds}.\n` +
+        `Audit sealing cost, measured alone: ${eventsSealedAlone} events sealed in ${sealSeconds.toFixed(2)} s ` +
+        `(${sealMicroseconds.toFixed(0)} µs each, including checkpoint and commit); a transfer took ${transferCpuMicroseconds.toFixed(0)} µs ` +
+        `of the machine's ${cores} cores, so sealing costs the writers at most ${((100 * sealMicroseconds) / transferCpuMicroseconds).toFixed(1)}%.`;
     }
     // Diagnosis: drizzle's `execute` sends every raw statement unprepared (postgres.js `prepare: false`), so
     // PostgreSQL parses and plans the call each time. The same call through postgres.js with a prepared

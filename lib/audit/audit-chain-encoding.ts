@@ -90,37 +90,68 @@ function unsigned64(value: bigint): Buffer {
   return bytes;
 }
 
+const hexHashPattern = /^[0-9a-f]{64}$/;
+
 function hashBytes(hexHash: string): Buffer {
-  if (!/^[0-9a-f]{64}$/.test(hexHash)) throw new RangeError("a chain hash is 64 lowercase hex characters");
+  if (!hexHashPattern.test(hexHash)) throw new RangeError("a chain hash is 64 lowercase hex characters");
   return Buffer.from(hexHash, "hex");
+}
+
+function eventFields(event: CanonicalAuditEvent): readonly (string | null)[] {
+  return [
+    eventDomain,
+    event.sequence,
+    event.writerTransaction,
+    event.occurredAt,
+    event.actorId,
+    event.actorRole,
+    event.action,
+    event.targetType,
+    event.targetId,
+    event.ipAddress,
+    event.userAgent,
+    event.details,
+  ];
+}
+
+/**
+ * Writes the length-prefixed fields into one buffer. The sealer hashes every event the bank records, so this
+ * runs once per transfer: one allocation and direct writes instead of two small buffers and a copy per field
+ * (which made the encoding, not SHA-256, most of the sealer's Node time). The bytes are exactly those of
+ * `lengthPrefixed` applied to each field in turn.
+ */
+function writeLengthPrefixedFields(fields: readonly (string | null)[], prefix: Buffer | null): Buffer {
+  let size = prefix?.length ?? 0;
+  for (const field of fields) size += field === null ? 1 : 5 + Buffer.byteLength(field, "utf8");
+  const bytes = Buffer.allocUnsafe(size);
+  let offset = 0;
+  if (prefix) offset += prefix.copy(bytes, 0);
+  for (const field of fields) {
+    if (field === null) {
+      offset = bytes.writeUInt8(0, offset);
+      continue;
+    }
+    offset = bytes.writeUInt8(1, offset);
+    const length = bytes.write(field, offset + 4, "utf8");
+    bytes.writeUInt32BE(length, offset);
+    offset += 4 + length;
+  }
+  if (offset !== size) throw new Error("the canonical encoding wrote an unexpected number of bytes");
+  return bytes;
 }
 
 /** The canonical bytes of one event (see the module comment). */
 export function encodeAuditEvent(event: CanonicalAuditEvent): Buffer {
-  return Buffer.concat([
-    lengthPrefixed(eventDomain),
-    lengthPrefixed(event.sequence),
-    lengthPrefixed(event.writerTransaction),
-    lengthPrefixed(event.occurredAt),
-    lengthPrefixed(event.actorId),
-    lengthPrefixed(event.actorRole),
-    lengthPrefixed(event.action),
-    lengthPrefixed(event.targetType),
-    lengthPrefixed(event.targetId),
-    lengthPrefixed(event.ipAddress),
-    lengthPrefixed(event.userAgent),
-    lengthPrefixed(event.details),
-  ]);
+  return writeLengthPrefixedFields(eventFields(event), null);
 }
+
+const linkDomainPrefix = lengthPrefixed(linkDomain);
 
 /** The hash of the link at `chainPosition` that seals `event` after `previousHash`, as lowercase hex. */
 export function chainLinkHash(previousHash: string, chainPosition: bigint, event: CanonicalAuditEvent): string {
-  return createHash("sha256")
-    .update(lengthPrefixed(linkDomain))
-    .update(hashBytes(previousHash))
-    .update(unsigned64(chainPosition))
-    .update(encodeAuditEvent(event))
-    .digest("hex");
+  // One buffer for the whole message: link domain, previous hash, position, then the event's encoding.
+  const head = Buffer.concat([linkDomainPrefix, hashBytes(previousHash), unsigned64(chainPosition)]);
+  return createHash("sha256").update(writeLengthPrefixedFields(eventFields(event), head)).digest("hex");
 }
 
 /** The bytes a checkpoint's HMAC covers. */

@@ -269,6 +269,25 @@ describe("sealing and verifying", () => {
     );
     expect(sequenceGoingBack.code).toBe(sqlState.checkViolation);
     expect(sequenceGoingBack.message).toContain(`link ${nextPosition + 1} does not extend`);
+    // The hash columns hold exactly 64 lowercase hex characters (drizzle/0015 states the rule without a
+    // counted regex): uppercase, a non-hex character and a short value are each refused by the column's check.
+    const previousHash = (await linkAt(head.sealedEvents)).hash;
+    for (const [column, malformed] of [
+      ["hash", `A${genesisHash.slice(1)}`],
+      ["hash", `g${genesisHash.slice(1)}`],
+      ["hash", genesisHash.slice(1)],
+      ["previous_hash", `A${previousHash.slice(1)}`],
+      ["previous_hash", previousHash.slice(0, 63)],
+    ] as const) {
+      const linkHash = column === "hash" ? malformed : firstNewHash;
+      const linkPrevious = column === "previous_hash" ? malformed : previousHash;
+      const failure = await databaseFailureOf(
+        database().execute(sql`INSERT INTO audit_chain_links (sequence, chain_position, previous_hash, hash)
+                               VALUES (${event?.sequence}::bigint, ${nextPosition}, ${linkPrevious}, ${linkHash})`),
+      );
+      expect(failure.code).toBe(sqlState.checkViolation);
+      expect(failure.message).toContain(`audit_chain_links_${column}_hex`);
+    }
     await sealEverything();
     expect((await verified()).sealedEvents).toBe(head.sealedEvents + 2);
   });

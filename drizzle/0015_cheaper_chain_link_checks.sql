@@ -1,0 +1,4 @@
+ALTER TABLE "audit_chain_links" DROP CONSTRAINT "audit_chain_links_previous_hash_hex";--> statement-breakpoint
+ALTER TABLE "audit_chain_links" DROP CONSTRAINT "audit_chain_links_hash_hex";--> statement-breakpoint
+ALTER TABLE "audit_chain_links" ADD CONSTRAINT "audit_chain_links_previous_hash_hex" CHECK (char_length("audit_chain_links"."previous_hash") = 64 AND "audit_chain_links"."previous_hash" !~ '[^0-9a-f]');--> statement-breakpoint
+ALTER TABLE "audit_chain_links" ADD CONSTRAINT "audit_chain_links_hash_hex" CHECK (char_length("audit_chain_links"."hash") = 64 AND "audit_chain_links"."hash" !~ '[^0-9a-f]');
