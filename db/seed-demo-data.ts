@@ -55,6 +55,26 @@ const demoCustomers = [
       { kind: "savings" as const, nickname: "House deposit", openingMinor: 12_000_000n },
     ],
   },
+  // Two more customers, so that a demo of the back office has more than two people to find, and so that the
+  // end-to-end suite can spread its sign-ins (each authenticator code is accepted once per person).
+  {
+    legalName: "Carol Chen",
+    email: "carol@example.com",
+    profile: { dateOfBirth: "1991-07-21", phone: "+447700900789", postalAddress: "8 Dock Road\nPlymouth\nPL1 3RS", nationalIdentifier: "QQ246810B" },
+    accounts: [
+      { kind: "checking" as const, nickname: "Main", openingMinor: 5_450_000n },
+      { kind: "savings" as const, nickname: "Travel", openingMinor: 6_000_000n },
+    ],
+  },
+  {
+    legalName: "Dan Doyle",
+    email: "dan@example.com",
+    profile: { dateOfBirth: "1985-02-14", phone: "+447700900321", postalAddress: "21 Pier Street\nWhitby\nYO21 3PU", nationalIdentifier: "QQ135790D" },
+    accounts: [
+      { kind: "checking" as const, nickname: "Bills", openingMinor: 5_980_000n },
+      { kind: "savings" as const, nickname: "Boat fund", openingMinor: 8_300_000n },
+    ],
+  },
 ];
 
 const demoStaff: { role: StaffRole; legalName: string; email: string }[] = [

@@ -39,11 +39,13 @@ function writeHeaders(idempotencyKey?: string): Record<string, string> {
 test("a customer moves money through the API: key required, created, readable, replayed, conflicting key refused", async ({
   page,
 }) => {
-  const alice = demoSignIn((person) => person.email === "alice@example.com");
-  await signInAs(page, alice, { landing: /Your accounts/ });
+  // Bob here and Alice in the next test: each sign-in and each confirmation spends one of a person's
+  // authenticator codes (three usable per 30 seconds; sessions.spec.ts explains).
+  const bob = demoSignIn((person) => person.email === "bob@example.com");
+  await signInAs(page, bob, { landing: /Your accounts/ });
   const request = page.request;
   const [from, to] = await accountsOf(request);
-  if (!from || !to) throw new Error("Alice should have two accounts");
+  if (!from || !to) throw new Error("Bob should have two accounts");
   const body = { fromAccountId: from.id, to: { kind: "own_account", accountId: to.id }, amount: "12.34", memo: "API test" };
 
   const withoutKey = await request.post("/api/v1/transfers", { headers: writeHeaders(), data: body });
@@ -146,30 +148,32 @@ test("another customer's account cannot be debited or read through the API, and 
   const bobTransferId = ((await bobTransfer.json()) as { transfer: { id: string } }).transfer.id;
   const [bobBefore] = await accountsOf(bobPage.request);
 
-  const alicePage = await browser.newPage({ ignoreHTTPSErrors: true, baseURL: appOrigin });
-  await signInAs(alicePage, demoSignIn((person) => person.email === "alice@example.com"), { landing: /Your accounts/ });
-  const [aliceAccount] = await accountsOf(alicePage.request);
-  if (!aliceAccount) throw new Error("Alice should have an account");
+  // The other customer is Carol: Alice's authenticator codes are spent by the test above.
+  const carolPage = await browser.newPage({ ignoreHTTPSErrors: true, baseURL: appOrigin });
+  await signInAs(carolPage, demoSignIn((person) => person.email === "carol@example.com"), { landing: /Your accounts/ });
+  const [carolAccount] = await accountsOf(carolPage.request);
+  if (!carolAccount) throw new Error("Carol should have an account");
 
-  const stolen = await alicePage.request.post("/api/v1/transfers", {
+  const stolen = await carolPage.request.post("/api/v1/transfers", {
     headers: writeHeaders(newKey()),
-    data: { fromAccountId: bobAccount.id, to: { kind: "own_account", accountId: aliceAccount.id }, amount: "5.00" },
+    data: { fromAccountId: bobAccount.id, to: { kind: "own_account", accountId: carolAccount.id }, amount: "5.00" },
   });
   expect(stolen.status()).toBe(404);
   expect(await stolen.json()).toMatchObject({ code: "not_found" });
-  expect((await alicePage.request.get(`/api/v1/transfers/${bobTransferId}`)).status()).toBe(404);
+  expect((await carolPage.request.get(`/api/v1/transfers/${bobTransferId}`)).status()).toBe(404);
 
   const [bobAfter] = await accountsOf(bobPage.request);
   expect(bobAfter?.balanceMinor).toBe(bobBefore?.balanceMinor);
   expect(bobAfter?.availableMinor).toBe(bobBefore?.availableMinor);
   await bobContext.close();
-  await alicePage.close();
+  await carolPage.close();
 });
 
 test("a cross-site or origin-less write is refused with 403 before anything moves", async ({ page }) => {
-  await signInAs(page, demoSignIn((person) => person.email === "alice@example.com"), { landing: /Your accounts/ });
+  // Dan, not Alice: Alice's authenticator codes are spent by the tests above (sessions.spec.ts explains).
+  await signInAs(page, demoSignIn((person) => person.email === "dan@example.com"), { landing: /Your accounts/ });
   const [from, to] = await accountsOf(page.request);
-  if (!from || !to) throw new Error("Alice should have two accounts");
+  if (!from || !to) throw new Error("Dan should have two accounts");
   const data = { fromAccountId: from.id, to: { kind: "own_account", accountId: to.id }, amount: "3.00" };
 
   const crossSite = await page.request.post("/api/v1/transfers", {

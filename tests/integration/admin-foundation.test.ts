@@ -129,9 +129,9 @@ describe("with the demo bank", () => {
     const staff: Actor = { kind: "staff", role: "support", userId: samId, ipAddress: null, userAgent: null };
     await database().update(users).set({ lockedUntil: secondsAfter(new Date(), 600) }).where(eq(users.id, aliceId));
     const overview = await readOverview(staff);
-    expect(overview.customerCount).toBe(2);
+    expect(overview.customerCount).toBe(4);
     // The seed's opening deposits: Alice 52,340.17 + 75,000.00, Bob 61,000.50 + 120,000.00.
-    expect(overview.depositTotals).toEqual([{ currency: expect.any(String) as string, totalMinor: 30_834_067n }]);
+    expect(overview.depositTotals).toEqual([{ currency: expect.any(String) as string, totalMinor: 56_564_067n }]);
     const transferCount = (await database().select({ id: transfers.id }).from(transfers)).length;
     expect(overview.transfersCreatedToday).toBe(transferCount);
     expect(overview.heldTransfersWaiting).toBe(0);
