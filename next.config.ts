@@ -7,7 +7,8 @@ const nextConfig: NextConfig = {
   // Native and WebAssembly packages are loaded from node_modules at run time instead of being bundled.
   // graphene-pk11 and pkcs11js must be among them: pkcs11js's compiled pkcs11.node cannot be placed in an ESM
   // chunk, and `next build` fails if they are bundled (STACK-NOTES trap 4).
-  serverExternalPackages: ["@electric-sql/pglite", "@node-rs/argon2", "pino", "postgres", "graphene-pk11", "pkcs11js"],
+  // prom-client is among them so that the app and server.ts load the very same module (lib/metrics/registry.ts).
+  serverExternalPackages: ["@electric-sql/pglite", "@node-rs/argon2", "pino", "postgres", "graphene-pk11", "pkcs11js", "prom-client"],
   typedRoutes: false,
   experimental: {
     serverActions: {

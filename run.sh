@@ -270,6 +270,8 @@ run_tests() {
     fi
     run_check "Crash test (kill -9 under transfer load, restart, ledger invariants) [${SECONDS}s]" \
       npx --no-install tsx --conditions=react-server tests/crash/transfer-crash.ts
+    run_check "Operational endpoints (metrics port, 404 for /metrics on the public port) [${SECONDS}s]" \
+      npx --no-install tsx --conditions=react-server tests/operations/server-endpoints.ts
     log "Security suite (tests/security: attacks on the built app over HTTPS, with real Redis) [${SECONDS}s]"
     PLAYWRIGHT_JSON_OUTPUT_NAME="$results/security.json" npx --no-install playwright test -c playwright.security.config.ts \
       --reporter=list,json || status=1

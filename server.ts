@@ -9,6 +9,7 @@
 import { readFileSync } from "node:fs";
 import http from "node:http";
 import https from "node:https";
+import path from "node:path";
 // @next/env is a bundled CommonJS module whose named exports Node cannot detect, so it is imported whole.
 import nextEnvironmentFiles from "@next/env";
 import next from "next";
@@ -16,6 +17,7 @@ import { findRuntimeRoleProblems } from "./db/database-roles";
 import { ConfigurationError, parseEnvironment, type Environment } from "./lib/env-schema";
 import { createTrustedProxyList, isTrustedProxy, resolveClientIp } from "./lib/security/client-ip";
 import { markPrefetchRequest } from "./lib/auth/request-purpose";
+import { createMetricsServer, observeRequestDuration, routeTableFromManifest } from "./lib/metrics/http-metrics";
 import { sanitiseIncomingHeaders } from "./lib/security/internal-headers";
 
 // A stalled client must not hold a connection open indefinitely (slowloris), so headers and the whole request
@@ -126,6 +128,12 @@ function redirectLocation(appOrigin: string, requestUrl: string | undefined): st
   return `${appOrigin}${pathAndQuery}`;
 }
 
+/** Whether a request target names /metrics (or anything below it), ignoring the query and a trailing slash. */
+function isMetricsPath(requestUrl: string | undefined): boolean {
+  const pathname = (requestUrl ?? "").split("?", 1)[0]?.toLowerCase() ?? "";
+  return pathname === "/metrics" || pathname.startsWith("/metrics/");
+}
+
 function listen(server: http.Server, port: number, host: string): Promise<void> {
   return new Promise((resolve, reject) => {
     server.once("error", reject);
@@ -159,10 +167,23 @@ async function main(): Promise<void> {
   const app = next({ dev: false, dir: process.cwd(), hostname: "localhost", port: httpsPort });
   await app.prepare();
   const handleWithNext = app.getRequestHandler();
+  // The build's route list gives the latency histogram its labels (route patterns, never raw paths).
+  const routeTable = routeTableFromManifest(
+    JSON.parse(readFileSync(path.join(process.cwd(), ".next", "routes-manifest.json"), "utf8")),
+  );
 
   const httpsServer = https.createServer(
     { key, cert, minVersion: "TLSv1.2", handshakeTimeout: tlsHandshakeTimeoutMilliseconds },
     (request, response) => {
+      observeRequestDuration(routeTable, request, response);
+      // Metrics are served only on their own listener. The public port answers /metrics with a plain 404 itself,
+      // rather than letting the app redirect a signed-out caller to the sign-in page, so that a scraper aimed
+      // at the wrong port fails plainly and no page can ever take that path.
+      if (isMetricsPath(request.url)) {
+        response.writeHead(404, { "Content-Type": "text/plain; charset=utf-8", "Content-Length": "10" });
+        response.end("Not found\n");
+        return;
+      }
       sanitiseIncomingHeaders(request.headers);
       // Next hides its router's prefetch headers from proxy.ts; the mark lets the proxy leave the session
       // cookie alone on prefetches (a prefetch is not the customer's activity).
@@ -204,11 +225,26 @@ async function main(): Promise<void> {
   });
   applyTimeouts(redirectServer);
 
+  // Prometheus metrics on a listener of their own (METRICS_PORT, 0 for none), never on the public port.
+  const metricsServer =
+    environment.metrics.port === 0
+      ? null
+      : createMetricsServer((error) => writeLogLine("error", "Could not collect the metrics", describeError(error)));
+  if (metricsServer) applyTimeouts(metricsServer);
+
   try {
     await listen(httpsServer, httpsPort, bindAddress);
     await listen(redirectServer, httpPort, bindAddress);
+    if (metricsServer) await listen(metricsServer, environment.metrics.port, environment.metrics.host);
   } catch (error) {
-    writeLogLine("error", "Could not listen", { bindAddress, httpsPort, httpPort, ...describeError(error) });
+    writeLogLine("error", "Could not listen", {
+      bindAddress,
+      httpsPort,
+      httpPort,
+      metricsHost: environment.metrics.host,
+      metricsPort: environment.metrics.port,
+      ...describeError(error),
+    });
     process.exit(1);
   }
 
@@ -224,6 +260,7 @@ async function main(): Promise<void> {
       });
       httpsServer.closeAllConnections();
       redirectServer.closeAllConnections();
+      metricsServer?.closeAllConnections();
       process.exit(0);
     }, shutdownDeadlineMilliseconds);
     const closed = (server: http.Server): Promise<void> =>
@@ -232,7 +269,7 @@ async function main(): Promise<void> {
         // close() waits for every connection; idle keep-alive ones would otherwise last until their timeout.
         server.closeIdleConnections();
       });
-    Promise.all([closed(httpsServer), closed(redirectServer)])
+    Promise.all([closed(httpsServer), closed(redirectServer), ...(metricsServer ? [closed(metricsServer)] : [])])
       .then(() => app.close())
       .catch((error: unknown) => writeLogLine("error", "Error during shutdown", describeError(error)))
       .finally(() => {
@@ -243,8 +280,9 @@ async function main(): Promise<void> {
   process.on("SIGTERM", shutDown);
   process.on("SIGINT", shutDown);
 
+  const metricsNote = metricsServer ? `, metrics on ${environment.metrics.host}:${environment.metrics.port}` : "";
   process.stdout.write(
-    `ready: ${appOrigin} (https on ${bindAddress}:${httpsPort}, http redirect on ${bindAddress}:${httpPort})\n`,
+    `ready: ${appOrigin} (https on ${bindAddress}:${httpsPort}, http redirect on ${bindAddress}:${httpPort}${metricsNote})\n`,
   );
 }
 

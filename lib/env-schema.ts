@@ -93,6 +93,11 @@ const rawSchema = z.object({
   TLS_CERT_PATH: z.string().min(1).optional(),
   TLS_KEY_PATH: z.string().min(1).optional(),
   TRUSTED_PROXIES: commaSeparatedList,
+  // The Prometheus metrics listener (lib/metrics): a port of its own, never the public one, bound to loopback
+  // unless told otherwise, because the counts reveal traffic and failure patterns. 0 (the default) turns it
+  // off, so that two instances on one host never fight over one default port; each instance sets its own.
+  METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(0),
+  METRICS_HOST: z.union([z.ipv4(), z.ipv6()]).default("127.0.0.1"),
   // The idle limit goes down to 10 seconds so that the browser tests can watch a session time out; a real
   // deployment keeps the default (15 minutes) or something close to it.
   SESSION_IDLE_TIMEOUT_SECONDS: z.coerce.number().int().min(10).max(3600).default(900),
@@ -193,6 +198,7 @@ function finalise(raw: z.infer<typeof rawSchema>) {
     tlsCertificatePath: path.resolve(/* turbopackIgnore: true */ raw.TLS_CERT_PATH ?? path.join(/* turbopackIgnore: true */ dataDirectory, "tls", "cert.pem")),
     tlsKeyPath: path.resolve(/* turbopackIgnore: true */ raw.TLS_KEY_PATH ?? path.join(/* turbopackIgnore: true */ dataDirectory, "tls", "key.pem")),
     trustedProxies: raw.TRUSTED_PROXIES,
+    metrics: { port: raw.METRICS_PORT, host: raw.METRICS_HOST },
     sessionIdleTimeoutSeconds: raw.SESSION_IDLE_TIMEOUT_SECONDS,
     staffSessionIdleTimeoutSeconds: raw.STAFF_SESSION_IDLE_TIMEOUT_SECONDS,
     sessionAbsoluteLifetimeSeconds: raw.SESSION_ABSOLUTE_LIFETIME_SECONDS,
@@ -281,6 +287,9 @@ export function parseEnvironment(source: Record<string, string | undefined>): En
     if (!raw.SMTP_URL) problems.push("SMTP_URL is required in production (verification and reset links are sent by email)");
   }
   problems.push(...databaseRoleSettingsProblems(raw));
+  if (raw.METRICS_PORT !== 0 && (raw.METRICS_PORT === raw.PORT || raw.METRICS_PORT === raw.HTTP_PORT)) {
+    problems.push("METRICS_PORT must differ from PORT and HTTP_PORT (metrics are never served on a public port)");
+  }
   if (raw.SESSION_WARNING_SECONDS >= raw.SESSION_IDLE_TIMEOUT_SECONDS) {
     problems.push(
       "SESSION_WARNING_SECONDS must be shorter than SESSION_IDLE_TIMEOUT_SECONDS (the warning appears before the idle limit)",

@@ -1,5 +1,6 @@
 import "server-only";
 import { database } from "@/db/client";
+import { measureAuditSealingLag } from "@/lib/audit/audit-sealing-lag";
 import { sealAuditEvents, writeAuditCheckpointIfDue } from "@/lib/audit/seal-audit-events";
 import { env } from "@/lib/env";
 import { logger } from "@/lib/logger";
@@ -7,7 +8,8 @@ import { logger } from "@/lib/logger";
 const globalForSealer = globalThis as typeof globalThis & { bankAuditSealer?: NodeJS.Timeout };
 
 /**
- * Seals new audit events every AUDIT_SEAL_INTERVAL_SECONDS (default 2) and signs a checkpoint when one is due.
+ * Seals new audit events every AUDIT_SEAL_INTERVAL_SECONDS (default 2), signs a checkpoint when one is due and
+ * publishes the sealing lag (lib/audit/audit-sealing-lag.ts) for the metrics.
  * Started once per process by instrumentation.ts. Every app instance may run one: the sealer's advisory lock
  * lets one of them work at a time and the others return at once ("busy"). A run never overlaps the previous
  * one in the same process. Failures are logged and retried on the next tick; writers are never affected, they
@@ -37,6 +39,13 @@ export function startAuditSealer(): void {
       });
     } catch (error) {
       logger.error({ err: error }, "audit sealer: sealing or checkpointing failed; will retry");
+    }
+    // Measured after every run, also a failed one (that is when the lag grows), and by every instance, also one
+    // whose run found the sealer busy elsewhere: each instance's gauge then shows the same, global lag.
+    try {
+      await measureAuditSealingLag(database());
+    } catch (error) {
+      logger.error({ err: error }, "audit sealer: measuring the sealing lag failed; will retry");
     } finally {
       running = false;
     }

@@ -8,6 +8,7 @@ import { recordAuditEvent } from "@/lib/audit/record-audit-event";
 import { recordFailedAttempt } from "@/lib/auth/lockout";
 import { hashPassword, passwordHashNeedsRehash, verifyPassword } from "@/lib/auth/password";
 import { blindIndexLookup, normaliseEmail } from "@/lib/crypto";
+import { countSignInOutcome } from "@/lib/metrics/registry";
 import { signInSchema } from "@/lib/validation/sign-in";
 
 // The same field rules as the sign-in form (lib/validation), so that any caller's input is cleaned exactly
@@ -99,6 +100,7 @@ async function recordMalformedAttempt(context: RequestContext): Promise<void> {
     ...context,
     details: { reason: "malformed_input" },
   });
+  countSignInOutcome("malformed");
 }
 
 async function recordPasswordVerified(
@@ -126,5 +128,6 @@ async function recordPasswordVerified(
       details: { passwordRehashed: upgradedHash !== null },
     });
   });
+  countSignInOutcome("password_verified");
   return { userId: user.id, role: user.role };
 }

@@ -10,6 +10,7 @@ import { claimSignInTicket } from "@/lib/auth/sign-in-tickets";
 import { decryptField } from "@/lib/crypto";
 import { enqueueEmail } from "@/lib/mail/outbox";
 import { scheduleEmailDelivery } from "@/lib/mail/schedule-delivery";
+import { countSignInOutcome } from "@/lib/metrics/registry";
 
 /**
  * The last step of a sign-in: a ticket whose password and second factor were both proven becomes a session.
@@ -80,6 +81,7 @@ export async function completeSignIn(
     return { showLockNotice: lockNotice, newDevice: deviceIsNew, sessionId: createdSessionId };
   });
   if (newDevice) scheduleEmailDelivery();
+  countSignInOutcome("success");
   return { userId: claimed.userId, sessionId, showLockNotice };
 }
 

@@ -8,6 +8,7 @@ import { decryptField } from "@/lib/crypto";
 import { env } from "@/lib/env";
 import { enqueueEmail } from "@/lib/mail/outbox";
 import { scheduleEmailDelivery } from "@/lib/mail/schedule-delivery";
+import { countLockout, countSignInOutcome } from "@/lib/metrics/registry";
 
 /**
  * Why an attempt to prove who someone is failed. Only a wrong password and a wrong second-factor code are
@@ -102,7 +103,13 @@ export async function recordFailedAttempt(
     }
     return justLocked;
   });
-  if (lockedNow) scheduleEmailDelivery();
+  // Counted after the commit, so that a rolled-back attempt is not counted. Step-up failures are not sign-in
+  // outcomes; the locks they cause are lockouts all the same.
+  if (stage === "sign_in") countSignInOutcome(reason);
+  if (lockedNow) {
+    countLockout(stage);
+    scheduleEmailDelivery();
+  }
   return lockedNow;
 }
 

@@ -8,6 +8,7 @@ import { env } from "@/lib/env";
 import { BankError, assert } from "@/lib/errors";
 import { postingOutcomes, type PostingOutcome } from "@/lib/ledger/database-functions";
 import { withPostingRetries } from "@/lib/ledger/posting-retries";
+import { countTransfer } from "@/lib/metrics/registry";
 import { formatMinor } from "@/lib/money";
 import { bankCurrency } from "@/lib/accounts/bank-currency";
 import type { TransferRequest } from "@/lib/validation/transfer";
@@ -150,7 +151,7 @@ export async function postCustomerTransfer(actor: TransferringCustomer, request:
   const ownCreditAccountId = request.to.kind === "own_account" ? request.to.accountId : null;
   const payeeId = request.to.kind === "payee" ? request.to.payeeId : null;
 
-  const [row] = await withPostingRetries(() =>
+  const rows = await withPostingRetries(() =>
     databaseHandle().queryPrepared<{ outcome: unknown; transfer_id: unknown; transfer_status: unknown }>(postTransferStatement, [
       transferId,
       actor.userId,
@@ -173,12 +174,21 @@ export async function postCustomerTransfer(actor: TransferringCustomer, request:
       actor.ipAddress,
       actor.userAgent,
     ]),
-  );
+  ).catch((error: unknown) => {
+    // A database error (or retries used up): the transfer was neither posted nor refused by a rule.
+    countTransfer("failed");
+    throw error;
+  });
+  const [row] = rows;
   assert(row !== undefined && isPostingOutcome(row.outcome), "ledger_post_transfer returned no outcome");
   const outcome = row.outcome;
   if (outcome === "posted" || outcome === "held" || outcome === "replayed") {
     assert(typeof row.transfer_id === "string" && isTransferStatus(row.transfer_status), "posting result is incomplete");
+    countTransfer(outcome);
     return { transferId: row.transfer_id, status: row.transfer_status, replayed: outcome === "replayed" };
   }
+  // The ledger's own outcome names (a closed list) are the reasons; confirmation_required is counted as a
+  // refusal too, since that attempt moved no money (the confirmed retry is counted again when it posts).
+  countTransfer("refused", outcome);
   throw refusal(outcome, request);
 }

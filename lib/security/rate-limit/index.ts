@@ -6,6 +6,7 @@
 import type { Environment } from "@/lib/env-schema";
 import { rateLimitDefinitions, type RateLimitName } from "@/lib/security/rate-limit/definitions";
 import { createMemoryLimiter } from "@/lib/security/rate-limit/memory-limiter";
+import { countRateLimitRefusal } from "@/lib/metrics/registry";
 import { createRedisLimiter, rateLimitRedisClient } from "@/lib/security/rate-limit/redis-limiter";
 import { RateLimiterUnavailableError, type RateLimitDecision, type RateLimiter } from "@/lib/security/rate-limit/types";
 
@@ -65,10 +66,13 @@ export async function consumeRateLimit(
   const definition = rateLimitDefinitions(configuration)[name];
   try {
     const decision = await limiterFor(configuration, name).limit(key);
-    return decision.allowed ? { kind: "allowed", decision } : { kind: "limited", decision };
+    if (decision.allowed) return { kind: "allowed", decision };
+    countRateLimitRefusal(name, "limited");
+    return { kind: "limited", decision };
   } catch (error) {
     if (!(error instanceof RateLimiterUnavailableError)) throw error;
     if (definition.whenUnavailable === "open") return { kind: "allowed", decision: null };
+    countRateLimitRefusal(name, "unavailable");
     return { kind: "unavailable" };
   }
 }
