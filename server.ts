@@ -17,6 +17,7 @@ import { findRuntimeRoleProblems } from "./db/database-roles";
 import { ConfigurationError, parseEnvironment, type Environment } from "./lib/env-schema";
 import { createTrustedProxyList, isTrustedProxy, resolveClientIp } from "./lib/security/client-ip";
 import { markPrefetchRequest } from "./lib/auth/request-purpose";
+import { requestIdHeaderName, resolveRequestId, runWithRequestId } from "./lib/http/request-id";
 import { createMetricsServer, observeRequestDuration, routeTableFromManifest } from "./lib/metrics/http-metrics";
 import { sanitiseIncomingHeaders } from "./lib/security/internal-headers";
 
@@ -176,6 +177,16 @@ async function main(): Promise<void> {
     { key, cert, minVersion: "TLSv1.2", handshakeTimeout: tlsHandshakeTimeoutMilliseconds },
     (request, response) => {
       observeRequestDuration(routeTable, request, response);
+      // Decided before anything else reads the headers: a trusted proxy's well-formed id, or a new one. The app
+      // reads it from the header (replacing whatever the client sent), the client gets it back, and every log
+      // line written while serving this request carries it (lib/logger.ts).
+      const requestId = resolveRequestId({
+        socketAddress: request.socket.remoteAddress,
+        headerValue: request.headers[requestIdHeaderName],
+        trustedProxies,
+      });
+      request.headers[requestIdHeaderName] = requestId;
+      response.setHeader("X-Request-Id", requestId);
       // Metrics are served only on their own listener. The public port answers /metrics with a plain 404 itself,
       // rather than letting the app redirect a signed-out caller to the sign-in page, so that a scraper aimed
       // at the wrong port fails plainly and no page can ever take that path.
@@ -200,8 +211,8 @@ async function main(): Promise<void> {
       // The address is empty only when the socket closed before the request was handled; the header is then
       // left absent (the sanitiser removed any client-sent value) rather than filled with a made-up value.
       if (clientIp !== "") request.headers["x-client-ip"] = clientIp;
-      handleWithNext(request, response).catch((error: unknown) => {
-        writeLogLine("error", "Unhandled error while serving a request", describeError(error));
+      runWithRequestId(requestId, () => handleWithNext(request, response)).catch((error: unknown) => {
+        writeLogLine("error", "Unhandled error while serving a request", { requestId, ...describeError(error) });
         if (!response.headersSent) {
           response.statusCode = 500;
           response.end();

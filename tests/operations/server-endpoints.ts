@@ -6,7 +6,8 @@
  *   - request latencies are labelled by route pattern, never by a raw path;
  *   - counters incremented in proxy.ts (a rate-limit refusal) and in a server action's data layer (a failed
  *     sign-in) reach the same registry the metrics listener serves, although Next loads them in separate
- *     module graphs.
+ *     module graphs;
+ *   - every response carries an X-Request-Id: a trusted proxy's well-formed id, otherwise a new one.
  *
  * A standalone script rather than a Vitest project, because it needs the production build, which run.sh makes
  * after the Vitest run:
@@ -57,6 +58,8 @@ const serverEnvironment: NodeJS.ProcessEnv = {
   PORT: String(httpsPort),
   HTTP_PORT: String(httpPort),
   METRICS_PORT: String(metricsPort),
+  // The "proxy" of this test: requests sent from 127.0.0.3 come from a trusted proxy.
+  TRUSTED_PROXIES: "127.0.0.3",
   APP_ORIGIN: appOrigin,
   // One CSP report an hour, so that the second is refused by proxy.ts.
   RATE_LIMIT_CSP_REPORTS_PER_HOUR: "1",
@@ -242,6 +245,40 @@ async function checkMetrics(): Promise<void> {
   check(refused, "the metrics port listens on 127.0.0.1 only (127.0.0.2 is refused)");
 }
 
+const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+
+async function checkRequestIds(): Promise<void> {
+  const fromProxy = "127.0.0.3";
+  const generated = (await publicRequest("/api/health")).headers["x-request-id"];
+  check(typeof generated === "string" && uuidPattern.test(generated), "a request without an id gets a new UUID back");
+  const second = (await publicRequest("/api/health")).headers["x-request-id"];
+  check(typeof second === "string" && second !== generated, "... a different one each time");
+
+  const planted = await publicRequest("/api/health", { headers: { "x-request-id": "planted-by-a-client" } });
+  check(
+    typeof planted.headers["x-request-id"] === "string" && uuidPattern.test(planted.headers["x-request-id"]),
+    "an id sent by a client that is not a trusted proxy is replaced",
+  );
+
+  const nginxId = "0f1e2d3c4b5a69788796a5b4c3d2e1f0";
+  const trusted = await publicRequest("/api/health", { localAddress: fromProxy, headers: { "x-request-id": nginxId } });
+  check(trusted.headers["x-request-id"] === nginxId, "a trusted proxy's well-formed id is kept and echoed");
+
+  const malformed = await publicRequest("/api/health", { localAddress: fromProxy, headers: { "x-request-id": "x".repeat(65) } });
+  check(
+    typeof malformed.headers["x-request-id"] === "string" && uuidPattern.test(malformed.headers["x-request-id"]),
+    "a trusted proxy's malformed id (65 characters) is replaced",
+  );
+
+  const metricsPath = await publicRequest("/metrics");
+  check(typeof metricsPath.headers["x-request-id"] === "string", "the public /metrics 404 carries an id too");
+  const page = await publicRequest("/move-money", { headers: { accept: "text/html" } });
+  check(
+    typeof page.headers["x-request-id"] === "string" && uuidPattern.test(page.headers["x-request-id"]),
+    `a response written by proxy.ts (here a ${page.status}) carries the id`,
+  );
+}
+
 async function main(): Promise<void> {
   const started = Date.now();
   const output: string[] = [];
@@ -258,6 +295,7 @@ async function main(): Promise<void> {
     server = startServer(output);
     await waitForHealth(server);
     await checkMetrics();
+    await checkRequestIds();
   } catch (error) {
     check(false, `the run itself failed: ${error instanceof Error ? error.message : String(error)}`);
   } finally {
