@@ -176,6 +176,9 @@ function signInActionId(): string {
   return entry[0];
 }
 
+// The id of the request whose route handler wrote a log line (the accepted CSP report).
+let loggedRequestId = "";
+
 async function checkMetrics(): Promise<void> {
   check((await publicRequest("/metrics")).status === 404, "the public HTTPS port answers 404 for /metrics");
   check((await publicRequest("/metrics?format=prometheus")).status === 404, "... also with a query");
@@ -186,9 +189,16 @@ async function checkMetrics(): Promise<void> {
   await publicRequest(`/accounts/${accountId}/statements`);
   await publicRequest("/api/health");
 
-  // A rate-limit refusal in proxy.ts: the limit is one CSP report an hour.
-  const report = { method: "POST", headers: { "content-type": "application/csp-report" }, body: "{}" };
-  await publicRequest("/api/csp-report", report);
+  // A rate-limit refusal in proxy.ts: the limit is one CSP report an hour. The first one is logged by its route
+  // handler, which is how checkRequestIds finds a log line written inside a request.
+  const report = {
+    method: "POST",
+    headers: { "content-type": "application/csp-report" },
+    body: JSON.stringify({ "csp-report": { "violated-directive": "script-src", "blocked-uri": "inline", "document-uri": appOrigin } }),
+  };
+  const accepted = await publicRequest("/api/csp-report", report);
+  check(accepted.status === 204, "the first CSP report is accepted (204)");
+  loggedRequestId = String(accepted.headers["x-request-id"]);
   check((await publicRequest("/api/csp-report", report)).status === 429, "the second CSP report is refused (429)");
 
   // A failed sign-in through the real server action: the data layer counts an unknown account.
@@ -247,7 +257,25 @@ async function checkMetrics(): Promise<void> {
 
 const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 
-async function checkRequestIds(): Promise<void> {
+/** Every JSON log line the server wrote so far. */
+function logLines(output: readonly string[]): Record<string, unknown>[] {
+  return output
+    .join("")
+    .split("\n")
+    .filter((line) => line.startsWith("{"))
+    .map((line) => JSON.parse(line) as Record<string, unknown>);
+}
+
+async function checkRequestIds(output: readonly string[]): Promise<void> {
+  const lines = logLines(output);
+  const reportLine = lines.find((line) => line.cspViolation !== undefined);
+  check(
+    reportLine !== undefined && reportLine.requestId === loggedRequestId,
+    "the route handler's log line carries the id the response was given",
+  );
+  const pollerLine = lines.find((line) => line.msg === "email delivery poller started");
+  check(pollerLine !== undefined && pollerLine.requestId === undefined, "a line written outside any request carries no id");
+
   const fromProxy = "127.0.0.3";
   const generated = (await publicRequest("/api/health")).headers["x-request-id"];
   check(typeof generated === "string" && uuidPattern.test(generated), "a request without an id gets a new UUID back");
@@ -295,7 +323,7 @@ async function main(): Promise<void> {
     server = startServer(output);
     await waitForHealth(server);
     await checkMetrics();
-    await checkRequestIds();
+    await checkRequestIds(output);
   } catch (error) {
     check(false, `the run itself failed: ${error instanceof Error ? error.message : String(error)}`);
   } finally {
