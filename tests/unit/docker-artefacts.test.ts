@@ -345,6 +345,10 @@ describe("docker/Dockerfile and .dockerignore", () => {
     const copiedTo = contextCopies.find(({ sources }) => sources.includes("docker/app/healthcheck.mjs"))?.destination ?? "";
     expect(healthcheck).toBe(path.posix.join(copiedTo, "healthcheck.mjs"));
     expect(read("docker/app/healthcheck.mjs")).toContain('path: "/api/health"');
+    // COPY keeps the mode the checkout has; the ENTRYPOINT is executed directly, so it must be executable.
+    const entrypoint = /^ENTRYPOINT \["([^"]+)"\]$/m.exec(finalStage)?.[1] ?? "";
+    expect(path.posix.basename(entrypoint)).toBe("entrypoint.sh");
+    expect(fs.statSync(path.join(root, "docker/app/entrypoint.sh")).mode & 0o111).toBe(0o111);
   });
 
   it("contains every source file its commands import, and their packages are production dependencies", () => {
