@@ -425,6 +425,27 @@ function printReport(measurements: readonly Measurement[]): void {
   }
   console.log("");
   console.log("'other' is the machine's busy time not accounted to the processes listed (other programs running meanwhile).");
+  // Where the ceiling is, from CPU per request, which other programs on the machine disturb far less than
+  // throughput: one instance is one Node process, which uses about one core, so it tops out at 1000 ms over its
+  // own CPU per request; the whole topology (nginx, the instances, PostgreSQL, Redis and the load generator)
+  // shares the machine's cores, so it tops out at cores × 1000 ms over the CPU all of them spend per request.
+  console.log("");
+  for (const workload of new Set(measurements.map((measurement) => measurement.workload))) {
+    const rows = measurements.filter((measurement) => measurement.workload === workload && measurement.perSecond > 0);
+    const appMilliseconds = median(
+      rows.filter((row) => row.instances === 1).map((row) => (((row.cores.get("app 1") ?? 0) + (row.cores.get("app 2") ?? 0)) * 1000) / row.perSecond),
+    );
+    const listedMilliseconds = median(
+      rows.map((row) => ([...row.cores.values()].reduce((sum, value) => sum + value, 0) * 1000) / row.perSecond),
+    );
+    const oneInstanceCeiling = 1000 / appMilliseconds;
+    const machineCeiling = (cpus.length * 1000) / listedMilliseconds;
+    console.log(
+      `${workload}: the app spends ${format(appMilliseconds, 1)} ms CPU per request, so one instance tops out near ${format(oneInstanceCeiling, 0)}/s; ` +
+        `everything together spends ${format(listedMilliseconds, 1)} ms, so ${cpus.length} cores top out near ${format(machineCeiling, 0)}/s ` +
+        `whatever the number of instances: at most ${format(Math.max(1, machineCeiling / oneInstanceCeiling), 2)}× from a second instance on this machine.`,
+    );
+  }
   const disturbed = measurements.filter((measurement) => {
     const listed = [...measurement.cores.values()].reduce((sum, value) => sum + value, 0);
     return measurement.machineBusy - listed > 0.25;
