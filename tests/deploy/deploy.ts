@@ -153,7 +153,7 @@ async function checkRedirect(): Promise<void> {
   );
   const secure = await viaNginx({ from: freshAddress(), path: "/login" });
   check(
-    headerValue(secure.headers, "strict-transport-security") === "max-age=63072000; includeSubDomains; preload",
+    headerValue(secure.headers, "strict-transport-security") === "max-age=31536000; includeSubDomains; preload",
     `HTTPS answers carry one HSTS header with preload (${headerValue(secure.headers, "strict-transport-security")})`,
   );
 }
@@ -235,6 +235,12 @@ async function checkFirewall(jar: CookieJar, transfersBefore: () => Promise<numb
     headers: { cookie: jar.header(), origin: publicOrigin, "content-type": "application/json", "idempotency-key": `deploy-${crypto.randomUUID()}` },
   });
   check(refusedByNginx(injectedTransfer, 403) && (await transfersBefore()) === countBefore, `ModSecurity refuses an SQL injection in a JSON transfer body with 403, and no transfer is written (${injectedTransfer.status})`);
+  // The one rule exclusion (docker/nginx/modsecurity/exclusions-after-crs.conf): the app's credential cookies are
+  // random text the CRS would match by chance, so they are not inspected; the app refuses a forged one itself.
+  const forgedSession = await viaNginx({ from, path: "/api/v1/accounts", headers: { cookie: "__Secure-authjs.session-token=eyJ.nsr/etc/passwd' OR '1'='1" } });
+  check(forgedSession.status === 401, `a session cookie the CRS would match passes the firewall and is refused by the app itself (${forgedSession.status})`);
+  const otherCookie = await viaNginx({ from, path: "/api/v1/accounts", headers: { cookie: "preferences=../../etc/passwd" } });
+  check(refusedByNginx(otherCookie, 403), `any other cookie is still inspected: a path traversal in one is refused with 403 (${otherCookie.status})`);
   const internalHeader = await viaNginx({ from, path: "/accounts", headers: { cookie: jar.header(), "x-middleware-subrequest": "middleware:middleware:middleware:middleware:middleware" } });
   check(refusedByNginx(internalHeader, 403), `a request with x-middleware-subrequest is refused by the front (${internalHeader.status})`);
   const nextData = await viaNginx({ from, path: "/accounts", headers: { "x-nextjs-data": "1" } });
