@@ -19,7 +19,7 @@ for argument in "$@"; do
   case "$argument" in
     --seed-demo) seed_demo=1 ;;
     up | dev | start | prepare | test | codes | stack) command_name="$argument" ;;
-    -h | --help) sed -n '2,8p' "$0"; exit 0 ;;
+    -h | --help) sed -n '2,9p' "$0"; exit 0 ;;
     *) fail "unknown argument '$argument' (try --help)" ;;
   esac
 done
