@@ -450,6 +450,8 @@ run_stack() {
   printf 'Logs: %s/app-*.log, %s/nginx-runtime/logs/ (access, error, modsec_audit). Ctrl-C stops everything.\n' \
     "$stack_directory" "$stack_directory"
   print_demo_sign_ins
+  # The stack's demo users live in its own folder, so the codes command needs to be pointed there.
+  printf 'For these users: DATA_DIR=%s ./run.sh codes\n' "$stack_directory"
   echo "stack ready: $origin"
   # The stack lives as long as nginx: an instance may die (nginx carries on with the other), nginx may not.
   wait "$nginx_pid" || true
