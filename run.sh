@@ -382,6 +382,8 @@ run_stack() {
   # One SoftHSM2 token for both instances, made by the same script as the end-to-end tests' token.
   log "SoftHSM2 token in $stack_directory/softhsm"
   env -u SOFTHSM2_CONF DATA_DIR="$stack_directory" npx --no-install tsx scripts/hsm-init.ts >/dev/null
+  # A PIN or keyring named in .env.local belongs to the single-instance setup, not to the stack's token.
+  unset PKCS11_PIN KEYRING_PATH
   export KEY_PROVIDER=pkcs11 PKCS11_MODULE=/usr/lib/softhsm/libsofthsm2.so PKCS11_TOKEN_LABEL=bank
   export SOFTHSM2_CONF="$stack_directory/softhsm/softhsm2.conf" PKCS11_PIN_FILE="$stack_directory/softhsm/bank.user-pin"
   # The instances keep their demo sign-ins and any other data-folder files in the stack's folder; the TLS
