@@ -9,6 +9,11 @@ export const e2ePort = Number(process.env.E2E_PORT ?? 8443);
 export const e2eHttpPort = e2ePort - 7000;
 export const e2eDataDirectory = `.data/e2e-${e2ePort}`;
 const origin = `https://localhost:${e2ePort}`;
+// The suite reaches the app through nginx with ModSecurity and the OWASP Core Rule Set, configured from
+// docker/nginx as in a deployment (tests/e2e/serve-behind-nginx.sh): e2ePort and e2eHttpPort are nginx's, and
+// the app itself listens on e2eAppPort (and its own HTTP redirect on e2eAppPort - 7000), trusting nginx alone.
+// So every browser flow of the suite also proves that the firewall lets the bank's own traffic through.
+export const e2eAppPort = e2ePort + 20;
 
 // The lockout tests wait a lock out for real (tests/e2e/identity.spec.ts); the real limits on sign-in and
 // registration are the security suite's business, so this suite raises them above its own traffic. Page views
@@ -46,9 +51,9 @@ export default defineConfig({
   webServer: [
     {
       command:
-        `rm -rf ${e2eDataDirectory} && DATA_DIR=${e2eDataDirectory} PORT=${e2ePort} HTTP_PORT=${e2eHttpPort} ` +
-        `APP_ORIGIN=${origin} DATABASE_URL= REDIS_URL= RATE_LIMIT_SIGN_IN_PER_15_MINUTES=200 ` +
-        `RATE_LIMIT_REGISTRATION_PER_HOUR=200 RATE_LIMIT_PAGE_VIEWS_PER_HOUR=5000 RATE_LIMIT_API_PER_HOUR=2000 RATE_LIMIT_API_PER_DAY=5000 RATE_LIMIT_USER_ACTIONS_PER_HOUR=2000 LOCKOUT_DURATION_SECONDS=${e2eLockoutSeconds} ./run.sh start`,
+        `rm -rf ${e2eDataDirectory} && DATA_DIR=${e2eDataDirectory} FRONT_HTTPS_PORT=${e2ePort} FRONT_HTTP_PORT=${e2eHttpPort} ` +
+        `PORT=${e2eAppPort} HTTP_PORT=${e2eAppPort - 7000} DATABASE_URL= REDIS_URL= RATE_LIMIT_SIGN_IN_PER_15_MINUTES=200 ` +
+        `RATE_LIMIT_REGISTRATION_PER_HOUR=200 RATE_LIMIT_PAGE_VIEWS_PER_HOUR=5000 RATE_LIMIT_API_PER_HOUR=2000 RATE_LIMIT_API_PER_DAY=5000 RATE_LIMIT_USER_ACTIONS_PER_HOUR=2000 LOCKOUT_DURATION_SECONDS=${e2eLockoutSeconds} tests/e2e/serve-behind-nginx.sh`,
       url: `${origin}/api/health`,
       ignoreHTTPSErrors: true,
       reuseExistingServer: false,

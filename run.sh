@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # The two commands of this project:
 #   ./run.sh            prepare everything and serve the app at https://localhost:8000 (embedded default)
-#   ./run.sh test       install what the tests need and run lint, typecheck, unit, integration and e2e tests
+#   ./run.sh test       install what the tests need and run lint, typecheck, unit, integration, e2e and deploy tests
 # Others: ./run.sh dev (next dev over HTTPS), ./run.sh start (serve without rebuilding when a build exists),
 #         ./run.sh --seed-demo (also seed demo data into a real DATABASE_URL), ./run.sh prepare (no serving),
-#         ./run.sh codes (the demo users' current authenticator codes, for signing in without an authenticator app).
+#         ./run.sh codes (the demo users' current authenticator codes, for signing in without an authenticator app),
+#         ./run.sh stack (the deployment's topology on this machine: nginx with TLS and ModSecurity in front of two
+#         app instances on PostgreSQL, Redis and one SoftHSM2 token; README, Deploy).
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -16,8 +18,8 @@ command_name="up"
 for argument in "$@"; do
   case "$argument" in
     --seed-demo) seed_demo=1 ;;
-    up | dev | start | prepare | test | codes) command_name="$argument" ;;
-    -h | --help) sed -n '2,6p' "$0"; exit 0 ;;
+    up | dev | start | prepare | test | codes | stack) command_name="$argument" ;;
+    -h | --help) sed -n '2,9p' "$0"; exit 0 ;;
     *) fail "unknown argument '$argument' (try --help)" ;;
   esac
 done
@@ -194,6 +196,31 @@ python_has_aiosmtpd() {
   return 1
 }
 
+# The Debian packages of the deployment's front (./run.sh stack and the deploy tests): nginx with the ModSecurity
+# module and the OWASP Core Rule Set, and envsubst (gettext-base) for docker/nginx/render.sh.
+front_packages_missing() {
+  [ -x /usr/sbin/nginx ] || echo nginx
+  [ -e /usr/lib/nginx/modules/ngx_http_modsecurity_module.so ] || echo libnginx-mod-http-modsecurity
+  [ -d /usr/share/modsecurity-crs/rules ] || echo modsecurity-crs
+  command -v envsubst >/dev/null || echo gettext-base
+  command -v curl >/dev/null || echo curl
+  command -v psql >/dev/null || echo postgresql-client
+}
+
+install_debian_packages() { # package...
+  [ $# -gt 0 ] || return 0
+  [ "$(id -u)" = 0 ] || fail "missing Debian packages: $* (run as root, or install them first)"
+  log "Installing Debian packages: $*"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+
+ensure_front_packages() {
+  local missing
+  read -r -a missing <<<"$(front_packages_missing | tr '\n' ' ')"
+  install_debian_packages "${missing[@]}"
+}
+
 ensure_system_packages() {
   local missing=()
   command -v chromium >/dev/null || missing+=(chromium)
@@ -204,12 +231,12 @@ ensure_system_packages() {
   # in a temporary folder; opensc brings pkcs11-tool, for looking at a token by hand.
   { [ -e /usr/lib/softhsm/libsofthsm2.so ] && command -v softhsm2-util >/dev/null; } || missing+=(softhsm2)
   command -v pkcs11-tool >/dev/null || missing+=(opensc)
-  if [ ${#missing[@]} -gt 0 ]; then
-    [ "$(id -u)" = 0 ] || fail "missing Debian packages: ${missing[*]} (run as root, or install them first)"
-    log "Installing Debian packages: ${missing[*]}"
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-  fi
+  # The deploy tests (tests/deploy) run the front with the real nginx and ModSecurity, and check its TLS with
+  # testssl.sh.
+  read -r -a front <<<"$(front_packages_missing | tr '\n' ' ')"
+  missing+=("${front[@]}")
+  command -v testssl >/dev/null || missing+=(testssl.sh)
+  install_debian_packages "${missing[@]}"
 }
 
 # The integration tests reach PostgreSQL as postgres (or TEST_POSTGRES_ADMIN_URL), a role that may create
@@ -268,6 +295,10 @@ run_tests() {
       echo "could not initialise the SoftHSM2 token for the end-to-end tests" >&2
       status=1
     fi
+    # The deployment's topology (./run.sh stack: nginx with TLS and ModSecurity, two instances, PostgreSQL,
+    # Redis, one SoftHSM2 token) with the real programs, checked through nginx; about a minute.
+    run_check "Deploy test (tests/deploy: ./run.sh stack through nginx, testssl.sh, an instance killed under transfers) [${SECONDS}s]" \
+      npx --no-install tsx --conditions=react-server tests/deploy/deploy.ts
     run_check "Crash test (kill -9 under transfer load, restart, ledger invariants) [${SECONDS}s]" \
       npx --no-install tsx --conditions=react-server tests/crash/transfer-crash.ts
     run_check "Operational endpoints (metrics port, 404 for /metrics on the public port) [${SECONDS}s]" \
@@ -300,8 +331,139 @@ run_tests() {
   return $status
 }
 
+# ---------------------------------------------------------------------------------------------------------
+# The deployment's topology on this machine (./run.sh stack; README, Deploy)
+# ---------------------------------------------------------------------------------------------------------
+# nginx (Debian's, configured from docker/nginx: the same files as the nginx container of docker/compose.yaml)
+# in front of two instances of the custom server, sharing the machine's PostgreSQL (database STACK_DATABASE),
+# Redis (keys under RATE_LIMIT_PREFIX) and one SoftHSM2 token. Settings, all optional:
+#   NGINX_HTTPS_PORT (9443), NGINX_HTTP_PORT (9080)    nginx's ports; the bank is at https://localhost:NGINX_HTTPS_PORT
+#   STACK_APP_PORTS (9101,9103)                         the instances' HTTPS ports (each uses the next port for HTTP)
+#   STACK_DATABASE (bank_stack)                         created with its own owner and runtime roles if missing
+#   STACK_DIR ($DATA_DIR/stack)                         token, nginx configuration and logs, pid files, demo sign-ins
+#   ADMIN_ALLOWED_CIDRS (127.0.0.1/32,::1/128)          who may reach /admin through nginx
+#   NGINX_PROXY_BIND (127.0.0.2)                        the address nginx connects from, the apps' only trusted proxy
+#   NGINX_LISTEN_ADDRESSES (127.0.0.1)                  where nginx listens (this machine only, by default)
+#   RATE_LIMIT_PREFIX (bank-stack:rate-limit)           the stack's Redis keys
+run_stack() {
+  ensure_front_packages
+  { [ -e /usr/lib/softhsm/libsofthsm2.so ] && command -v softhsm2-util >/dev/null; } || install_debian_packages softhsm2
+  install_node_modules
+  ensure_env_file
+  ensure_services
+  ensure_tls_certificate
+  build_if_needed
+
+  local https_port="${NGINX_HTTPS_PORT:-9443}" http_port="${NGINX_HTTP_PORT:-9080}"
+  local database="${STACK_DATABASE:-bank_stack}" proxy_bind="${NGINX_PROXY_BIND:-127.0.0.2}"
+  local stack_directory="${STACK_DIR:-$DATA_DIR/stack}" admin_url="${STACK_POSTGRES_ADMIN_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
+  [[ "$database" =~ ^[a-z_][a-z0-9_]{0,62}$ ]] || fail "STACK_DATABASE must be a lower-case PostgreSQL name: $database"
+  mkdir -p "$stack_directory"
+  chmod 700 "$stack_directory"
+  stack_directory="$(cd "$stack_directory" && pwd)"
+  local tls_directory
+  tls_directory="$(cd "$DATA_DIR/tls" && pwd)"
+  local origin="https://localhost:$https_port"
+
+  # The database with its two roles (README, Database roles): migrations run as the owner, the instances as the
+  # restricted runtime role. Trust authentication on this machine, so no passwords.
+  local owner_role="${database}_owner" runtime_role="${database}_app"
+  database_url_for() { # role: the admin URL with the role as its user (no password) and the stack's database
+    node -e 'const url = new URL(process.argv[1]); url.username = process.argv[2]; url.password = ""; url.pathname = "/" + process.argv[3]; console.log(url.toString());' \
+      "$admin_url" "$1" "$database"
+  }
+  export DATABASE_OWNER_ROLE="$owner_role" DATABASE_RUNTIME_ROLE="$runtime_role"
+  MIGRATION_DATABASE_URL="$(database_url_for "$owner_role")"
+  DATABASE_URL="$(database_url_for "$runtime_role")"
+  export MIGRATION_DATABASE_URL DATABASE_URL
+  log "Database $database (roles $owner_role, $runtime_role)"
+  # The administrative URL is given to the roles script alone, never to the instances.
+  DATABASE_ADMIN_URL="$admin_url" npm run -s db:roles -- --database "$database" >/dev/null
+  unset DATABASE_ADMIN_URL
+
+  # One SoftHSM2 token for both instances, made by the same script as the end-to-end tests' token.
+  log "SoftHSM2 token in $stack_directory/softhsm"
+  env -u SOFTHSM2_CONF DATA_DIR="$stack_directory" npx --no-install tsx scripts/hsm-init.ts >/dev/null
+  # A PIN or keyring named in .env.local belongs to the single-instance setup, not to the stack's token.
+  unset PKCS11_PIN KEYRING_PATH
+  export KEY_PROVIDER=pkcs11 PKCS11_MODULE=/usr/lib/softhsm/libsofthsm2.so PKCS11_TOKEN_LABEL=bank
+  export SOFTHSM2_CONF="$stack_directory/softhsm/softhsm2.conf" PKCS11_PIN_FILE="$stack_directory/softhsm/bank.user-pin"
+  # The instances keep their demo sign-ins and any other data-folder files in the stack's folder; the TLS
+  # certificate is run.sh's own, shared by nginx (towards browsers) and the instances (towards nginx).
+  export DATA_DIR="$stack_directory" TLS_CERT_PATH="$tls_directory/cert.pem" TLS_KEY_PATH="$tls_directory/key.pem"
+  export NODE_EXTRA_CA_CERTS="$tls_directory/cert.pem"
+  export REDIS_URL="${REDIS_URL_FOR_STACK:-redis://127.0.0.1:6379}" RATE_LIMIT_PREFIX="${RATE_LIMIT_PREFIX:-bank-stack:rate-limit}"
+  export APP_ORIGIN="$origin" TRUSTED_PROXIES="$proxy_bind"
+  seed_demo=1
+  migrate_and_seed
+
+  local upstreams="" port instance=0
+  stack_pids=()
+  stop_stack() {
+    trap - INT TERM EXIT
+    log "Stopping the stack"
+    local pid
+    for pid in "${stack_pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+    for pid in "${stack_pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  }
+  trap 'stop_stack; exit 130' INT
+  trap 'stop_stack; exit 143' TERM
+  trap 'stop_stack' EXIT
+
+  IFS=',' read -r -a app_ports <<<"${STACK_APP_PORTS:-9101,9103}"
+  for port in "${app_ports[@]}"; do
+    instance=$((instance + 1))
+    log "App instance $instance on 127.0.0.1:$port"
+    # node --import tsx (not the tsx command, whose child would outlive a SIGKILL of it): the pid in the file
+    # is the server itself, so a test can kill exactly one instance.
+    PORT="$port" HTTP_PORT="$((port + 1))" BIND_ADDRESS=127.0.0.1 NODE_ENV=production \
+      node --import tsx server.ts >"$stack_directory/app-$instance.log" 2>&1 &
+    stack_pids+=($!)
+    echo "$!" >"$stack_directory/app-$instance.pid"
+    upstreams="${upstreams:+$upstreams,}127.0.0.1:$port"
+  done
+  for port in "${app_ports[@]}"; do
+    for _ in $(seq 1 120); do
+      curl -ksf -o /dev/null "https://127.0.0.1:$port/api/health" && break
+      sleep 0.5
+    done
+    curl -ksf -o /dev/null "https://127.0.0.1:$port/api/health" || fail "the instance on port $port did not start (logs in $stack_directory)"
+  done
+
+  log "nginx on https://localhost:$https_port (and http on $http_port)"
+  # Everything on this machine runs as root, so nginx's workers run as root too rather than as "nobody", who
+  # could not reach the stack's folder (mode 700). In the container nginx runs as its own unprivileged user.
+  local nginx_user=""
+  [ "$(id -u)" = 0 ] && nginx_user=root
+  NGINX_HTTPS_PORT="$https_port" NGINX_HTTP_PORT="$http_port" NGINX_PUBLIC_ORIGIN="$origin" APP_UPSTREAMS="$upstreams" \
+    ADMIN_ALLOWED_CIDRS="${ADMIN_ALLOWED_CIDRS:-127.0.0.1/32,::1/128}" NGINX_TLS_CERT="$tls_directory/cert.pem" \
+    NGINX_TLS_KEY="$tls_directory/key.pem" NGINX_RUNTIME_DIR="$stack_directory/nginx-runtime" NGINX_PROXY_BIND="$proxy_bind" \
+    NGINX_LISTEN_ADDRESSES="${NGINX_LISTEN_ADDRESSES:-127.0.0.1}" NGINX_USER="$nginx_user" docker/nginx/render.sh "$stack_directory/nginx" >/dev/null
+  /usr/sbin/nginx -e "$stack_directory/nginx-runtime/logs/error.log" -c "$stack_directory/nginx/nginx.conf" -g 'daemon off;' &
+  stack_pids+=($!)
+  local nginx_pid=$!
+  echo "$nginx_pid" >"$stack_directory/nginx.pid"
+  for _ in $(seq 1 60); do
+    curl -ksf -o /dev/null "$origin/api/health" && break
+    kill -0 "$nginx_pid" 2>/dev/null || break
+    sleep 0.5
+  done
+  curl -ksf -o /dev/null "$origin/api/health" || fail "nginx did not answer (log: $stack_directory/nginx-runtime/logs/error.log)"
+  printf '\nThe bank is running at %s behind nginx (instances: %s; plain HTTP on port %s redirects there).\n' \
+    "$origin" "$upstreams" "$http_port"
+  printf 'Logs: %s/app-*.log, %s/nginx-runtime/logs/ (access, error, modsec_audit). Ctrl-C stops everything.\n' \
+    "$stack_directory" "$stack_directory"
+  print_demo_sign_ins
+  # The stack's demo users live in its own folder, so the codes command needs to be pointed there.
+  printf 'For these users: DATA_DIR=%s ./run.sh codes\n' "$stack_directory"
+  echo "stack ready: $origin"
+  # The stack lives as long as nginx: an instance may die (nginx carries on with the other), nginx may not.
+  wait "$nginx_pid" || true
+}
+
 case "$command_name" in
   test) run_tests ;;
+  stack) run_stack ;;
   codes) print_demo_codes ;;
   prepare) prepare ;;
   dev)
