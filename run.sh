@@ -167,8 +167,14 @@ serve() {
   local origin="${APP_ORIGIN:-https://localhost:${PORT:-8000}}"
   export APP_ORIGIN="$origin"
   trust_own_certificate
-  # tsx itself (not npx) so that the SIGTERM below reaches the server process.
-  NODE_ENV=production ./node_modules/.bin/tsx server.ts &
+  # tsx itself (not npx) so that the SIGTERM below reaches the server process. SERVER_LOG_FILE, when set, takes
+  # the server's own output (its structured log) apart from this script's messages, which print the demo
+  # passwords: the end-to-end run checks that file for secrets and PII (tests/operations/log-hygiene.ts).
+  if [ -n "${SERVER_LOG_FILE:-}" ]; then
+    NODE_ENV=production ./node_modules/.bin/tsx server.ts >>"$SERVER_LOG_FILE" 2>&1 &
+  else
+    NODE_ENV=production ./node_modules/.bin/tsx server.ts &
+  fi
   local server_pid=$!
   trap 'kill -TERM "$server_pid" 2>/dev/null; wait "$server_pid"' INT TERM
   for _ in $(seq 1 120); do
@@ -288,9 +294,13 @@ run_tests() {
     rm -rf "$e2e_token_directory"
     log "End-to-end tests (Playwright with Debian's chromium, over HTTPS against the built app, keys in a SoftHSM2 token) [${SECONDS}s]"
     if env -u SOFTHSM2_CONF DATA_DIR="$e2e_token_directory" npx --no-install tsx scripts/hsm-init.ts >/dev/null; then
+      # Both suite servers write their own log to one file, which the log-hygiene check below reads.
       KEY_PROVIDER=pkcs11 PKCS11_MODULE=/usr/lib/softhsm/libsofthsm2.so PKCS11_TOKEN_LABEL=bank \
         SOFTHSM2_CONF="$e2e_token_directory/softhsm/softhsm2.conf" PKCS11_PIN_FILE="$e2e_token_directory/softhsm/bank.user-pin" \
+        SERVER_LOG_FILE="$PWD/$results/e2e-servers.log" \
         PLAYWRIGHT_JSON_OUTPUT_NAME="$results/playwright.json" npx --no-install playwright test --reporter=list,json || status=1
+      run_check "Log hygiene (the end-to-end run's server and nginx logs hold no seeded PII, password, TOTP secret or session token) [${SECONDS}s]" \
+        npx --no-install tsx --conditions=react-server tests/operations/log-hygiene.ts "$results/e2e-servers.log" .data/e2e-8443 .data/e2e-8444
     else
       echo "could not initialise the SoftHSM2 token for the end-to-end tests" >&2
       status=1

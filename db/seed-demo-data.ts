@@ -34,7 +34,7 @@ export interface DemoCredentialsFile {
   signIns: DemoSignIn[];
 }
 
-const demoCustomers = [
+export const demoCustomers = [
   {
     legalName: "Alice Atkinson",
     email: "alice@example.com",

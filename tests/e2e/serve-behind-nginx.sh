@@ -30,6 +30,8 @@ trap stop EXIT
 trap 'stop; exit 143' TERM
 trap 'stop; exit 130' INT
 
+# The server's own log goes to SERVER_LOG_FILE when the caller names one (./run.sh test does, and checks it for
+# secrets and PII after the suite: tests/operations/log-hygiene.ts).
 APP_ORIGIN="https://localhost:$front_https_port" TRUSTED_PROXIES="$proxy_bind" ./run.sh start &
 app_pid=$!
 for _ in $(seq 1 480); do
