@@ -6,7 +6,7 @@ import type { PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core";
 import type { SQL } from "drizzle-orm";
 import { drizzle as drizzlePglite } from "drizzle-orm/pglite";
 import { drizzle as drizzlePostgres } from "drizzle-orm/postgres-js";
-import postgres from "postgres";
+import { connectPostgres } from "@/db/postgres-connection";
 import { env } from "@/lib/env";
 import * as schema from "@/db/schema";
 
@@ -110,11 +110,10 @@ function isProcessAlive(processId: number): boolean {
 /** Opens a database: PostgreSQL through postgres.js when a URL is given, otherwise PGlite in a folder. */
 export function openDatabase(location: DatabaseLocation): DatabaseHandle {
   if (location.databaseUrl) {
-    const client = postgres(location.databaseUrl, {
+    // TLS as the URL asks (sslmode, sslrootcert: db/postgres-connection.ts); production insists on verify-full.
+    const client = connectPostgres(location.databaseUrl, {
       max: location.maxConnections ?? 10,
       ...(location.idleTimeoutSeconds === undefined ? {} : { idle_timeout: location.idleTimeoutSeconds }),
-      // Notices (such as "relation already exists, skipping") are not errors and would only add noise.
-      onnotice: () => undefined,
     });
     const db = drizzlePostgres({ client, schema }) as unknown as Database;
     return {

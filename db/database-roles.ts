@@ -19,7 +19,8 @@
  * role, database and table names are validated and then passed as postgres.js identifiers, which quote them.
  */
 import crypto from "node:crypto";
-import postgres from "postgres";
+import type postgres from "postgres";
+import { connectPostgres } from "./postgres-connection";
 
 /**
  * Role and database names the setup accepts: lower-case, as PostgreSQL folds unquoted names, so that an
@@ -61,7 +62,7 @@ export interface DatabaseRolesOutcome {
 }
 
 function connect(url: string) {
-  return postgres(url, { max: 1, onnotice: () => undefined, connect_timeout: 10 });
+  return connectPostgres(url, { max: 1, connect_timeout: 10 });
 }
 
 function withDatabase(url: string, databaseName: string): string {

@@ -4,7 +4,7 @@ import { migrate as migratePglite } from "drizzle-orm/pglite/migrator";
 import type { PgliteDatabase } from "drizzle-orm/pglite";
 import { migrate as migratePostgres } from "drizzle-orm/postgres-js/migrator";
 import type { PostgresJsDatabase } from "drizzle-orm/postgres-js";
-import postgres from "postgres";
+import { connectPostgres } from "@/db/postgres-connection";
 import { openDatabase, type DatabaseHandle } from "@/db/client";
 import { grantRuntimePrivileges } from "@/db/database-roles";
 import { env } from "@/lib/env";
@@ -42,7 +42,7 @@ export async function applyMigrations(handle: DatabaseHandle): Promise<void> {
 }
 
 async function grantToRuntimeRole(migrationDatabaseUrl: string, runtimeRole: string): Promise<void> {
-  const sql = postgres(migrationDatabaseUrl, { max: 1, onnotice: () => undefined });
+  const sql = connectPostgres(migrationDatabaseUrl, { max: 1 });
   try {
     const [row] = await sql<{ exists: boolean; is_current: boolean }[]>`
       select exists (select 1 from pg_roles where rolname = ${runtimeRole}) as exists, current_user = ${runtimeRole} as is_current`;

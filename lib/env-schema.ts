@@ -71,6 +71,9 @@ const rawSchema = z.object({
   DATA_DIR: z.string().min(1).default(".data"),
   DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/ }).optional(),
   REDIS_URL: z.url({ protocol: /^rediss?$/ }).optional(),
+  // The CA that a rediss:// server's certificate comes from, when it is a deployment's private CA rather than
+  // one Node trusts already. (PostgreSQL's CA goes in its URL as libpq's sslrootcert: db/postgres-connection.ts.)
+  REDIS_TLS_CA_FILE: z.string().min(1).optional(),
   ...databaseRoleSettingsSchema.shape,
   AUTH_SECRET: z.string().min(32, "AUTH_SECRET must be at least 32 characters").optional(),
   KEY_PROVIDER: z.enum(["local", "pkcs11"]).optional(),
@@ -180,6 +183,7 @@ function finalise(raw: z.infer<typeof rawSchema>) {
       runtimePasswordFile: raw.DATABASE_RUNTIME_PASSWORD_FILE,
     },
     redisUrl: raw.REDIS_URL,
+    redisTlsCertificateAuthorityFile: raw.REDIS_TLS_CA_FILE,
     authSecret: raw.AUTH_SECRET,
     keyProvider: raw.KEY_PROVIDER ?? "local",
     keyringPath: path.resolve(/* turbopackIgnore: true */ raw.KEYRING_PATH ?? path.join(/* turbopackIgnore: true */ dataDirectory, "keyring.json")),
@@ -250,6 +254,26 @@ function finalise(raw: z.infer<typeof rawSchema>) {
   };
 }
 
+/**
+ * In production every PostgreSQL URL the app is given must ask for TLS with the server's certificate and name
+ * verified (sslmode=verify-full). Weaker modes either fall back to plaintext (prefer, allow) or encrypt to
+ * whoever answers (require), which protects nothing against someone able to intercept the connection.
+ */
+function productionDatabaseTlsProblems(raw: z.infer<typeof rawSchema>): string[] {
+  const problems: string[] = [];
+  const urls = { DATABASE_URL: raw.DATABASE_URL, MIGRATION_DATABASE_URL: raw.MIGRATION_DATABASE_URL };
+  for (const [name, value] of Object.entries(urls)) {
+    if (value === undefined) continue;
+    const mode = new URL(value).searchParams.get("sslmode");
+    if (mode !== "verify-full") {
+      problems.push(
+        `${name} must ask for verified TLS in production: add ?sslmode=verify-full (and sslrootcert=<CA file> for a private CA)`,
+      );
+    }
+  }
+  return problems;
+}
+
 export class ConfigurationError extends Error {
   constructor(readonly problems: string[]) {
     super(`Invalid configuration:\n${problems.map((problem) => `  - ${problem}`).join("\n")}`);
@@ -280,6 +304,13 @@ export function parseEnvironment(source: Record<string, string | undefined>): En
   if (raw.NODE_ENV === "production" && !raw.ALLOW_EMBEDDED) {
     if (!raw.DATABASE_URL) problems.push("DATABASE_URL is required in production (the embedded PGlite is for local use only)");
     if (!raw.REDIS_URL) problems.push("REDIS_URL is required in production");
+    // Encryption in transit on every hop: the bank's data and the limiter's keys never cross a network in
+    // plaintext, and the peer's certificate is checked, so that a machine on the path cannot pose as the
+    // database or Redis.
+    problems.push(...productionDatabaseTlsProblems(raw));
+    if (raw.REDIS_URL && !raw.REDIS_URL.startsWith("rediss://")) {
+      problems.push("REDIS_URL must be a rediss:// (TLS) URL in production");
+    }
     if (raw.KEY_PROVIDER !== "pkcs11") {
       problems.push("KEY_PROVIDER=pkcs11 is required in production (the local keyring is for local use only)");
     }
@@ -287,6 +318,9 @@ export function parseEnvironment(source: Record<string, string | undefined>): En
     if (!raw.SMTP_URL) problems.push("SMTP_URL is required in production (verification and reset links are sent by email)");
   }
   problems.push(...databaseRoleSettingsProblems(raw));
+  if (raw.REDIS_TLS_CA_FILE && !raw.REDIS_URL?.startsWith("rediss://")) {
+    problems.push("REDIS_TLS_CA_FILE is set but REDIS_URL is not a rediss:// (TLS) URL");
+  }
   if (raw.METRICS_PORT !== 0 && (raw.METRICS_PORT === raw.PORT || raw.METRICS_PORT === raw.HTTP_PORT)) {
     problems.push("METRICS_PORT must differ from PORT and HTTP_PORT (metrics are never served on a public port)");
   }

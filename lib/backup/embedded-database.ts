@@ -7,7 +7,7 @@ import "server-only";
  */
 import fs from "node:fs";
 import path from "node:path";
-import postgres from "postgres";
+import { connectPostgres } from "@/db/postgres-connection";
 import { openPgliteForMaintenance } from "@/db/client";
 import { BankError } from "@/lib/errors";
 
@@ -83,7 +83,7 @@ export function assertPgliteDirectoryEmpty(directory: string): void {
  * passes; a database that has been migrated or restored into does not.
  */
 export async function assertPostgresDatabaseEmpty(databaseUrl: string): Promise<void> {
-  const sql = postgres(databaseUrl, { max: 1, onnotice: () => undefined });
+  const sql = connectPostgres(databaseUrl, { max: 1 });
   try {
     const [counts] = await sql<{ relations: number; functions: number; schemas: number }[]>`
       select

@@ -21,11 +21,11 @@ export interface Readiness {
   failing: ReadinessPart[];
 }
 
-async function isRedisAnswering(redisUrl: string): Promise<boolean> {
+async function isRedisAnswering(redisUrl: string, tlsCertificateAuthorityFile: string | undefined): Promise<boolean> {
   try {
     // The limiter's own connection: if it answers, the limits work. A brand-new client gets its moment to
     // connect (it has no offline queue); one that lost its connection is reported at once.
-    const client = rateLimitRedisClient(redisUrl);
+    const client = rateLimitRedisClient(redisUrl, tlsCertificateAuthorityFile);
     await untilReady(client);
     return (await client.ping()) === "PONG";
   } catch (error) {
@@ -45,10 +45,10 @@ async function areKeysAvailable(): Promise<boolean> {
 }
 
 export async function checkReadiness(): Promise<Readiness> {
-  const { redisUrl } = env();
+  const { redisUrl, redisTlsCertificateAuthorityFile } = env();
   const [database, redis, keys] = await Promise.all([
     isDatabaseAnswering(),
-    redisUrl ? isRedisAnswering(redisUrl) : Promise.resolve(true),
+    redisUrl ? isRedisAnswering(redisUrl, redisTlsCertificateAuthorityFile) : Promise.resolve(true),
     areKeysAvailable(),
   ]);
   const failing: ReadinessPart[] = [];

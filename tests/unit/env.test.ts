@@ -8,7 +8,7 @@ const authSecret = "a".repeat(32);
 const productionServices = {
   NODE_ENV: "production",
   AUTH_SECRET: authSecret,
-  DATABASE_URL: "postgres://bank:secret@db.internal:5432/bank",
+  DATABASE_URL: "postgres://bank:secret@db.internal:5432/bank?sslmode=verify-full&sslrootcert=/run/secrets/internal_ca.pem",
   REDIS_URL: "rediss://cache.internal:6380",
   KEY_PROVIDER: "pkcs11",
   PKCS11_MODULE: "/usr/lib/softhsm/libsofthsm2.so",
@@ -74,6 +74,34 @@ describe("parseEnvironment", () => {
     expect(environment.keyProvider).toBe("pkcs11");
     expect(environment.pkcs11.pinFile).toBe("/run/secrets/pkcs11-pin");
     expect(environment.trustedProxies).toEqual(["10.0.0.0/8", "fd00::/8"]);
+  });
+
+  it("refuses production database URLs that do not ask for verified TLS", () => {
+    for (const weakMode of ["", "?sslmode=disable", "?sslmode=prefer", "?sslmode=require", "?sslmode=verify-ca"]) {
+      const error = configurationErrorFor({
+        ...productionServices,
+        DATABASE_URL: `postgres://bank_app@db.internal:5432/bank${weakMode}`,
+        MIGRATION_DATABASE_URL: `postgres://bank_owner@db.internal:5432/bank${weakMode}`,
+      });
+      expect(error.problems).toEqual([
+        expect.stringMatching(/^DATABASE_URL must ask for verified TLS in production/),
+        expect.stringMatching(/^MIGRATION_DATABASE_URL must ask for verified TLS in production/),
+      ]);
+    }
+  });
+
+  it("refuses a plaintext redis:// URL in production but accepts it for local use", () => {
+    expect(configurationErrorFor({ ...productionServices, REDIS_URL: "redis://cache.internal:6379" }).problems).toEqual([
+      "REDIS_URL must be a rediss:// (TLS) URL in production",
+    ]);
+    expect(parseEnvironment({ AUTH_SECRET: authSecret, REDIS_URL: "redis://127.0.0.1:6379" }).redisUrl).toBe("redis://127.0.0.1:6379");
+  });
+
+  it("refuses a Redis CA file without a rediss:// URL, and keeps it with one", () => {
+    expect(
+      configurationErrorFor({ AUTH_SECRET: authSecret, REDIS_URL: "redis://127.0.0.1:6379", REDIS_TLS_CA_FILE: "/ca.pem" }).problems,
+    ).toEqual(["REDIS_TLS_CA_FILE is set but REDIS_URL is not a rediss:// (TLS) URL"]);
+    expect(parseEnvironment({ ...productionServices, REDIS_TLS_CA_FILE: "/ca.pem" }).redisTlsCertificateAuthorityFile).toBe("/ca.pem");
   });
 
   it("names SMTP_URL when strict production has no mail server", () => {
@@ -254,7 +282,7 @@ describe("database role settings", () => {
 
   it("have no migration URL in strict production unless MIGRATION_DATABASE_URL names the owner role", () => {
     expect(parseEnvironment(productionServices).databaseRoles.migrationDatabaseUrl).toBeUndefined();
-    const ownerUrl = "postgres://bank_owner@db.internal:5432/bank";
+    const ownerUrl = "postgres://bank_owner@db.internal:5432/bank?sslmode=verify-full";
     expect(parseEnvironment({ ...productionServices, MIGRATION_DATABASE_URL: ownerUrl }).databaseRoles.migrationDatabaseUrl).toBe(
       ownerUrl,
     );

@@ -14,7 +14,8 @@ export { clientKeyForIp } from "@/lib/security/rate-limit/client-key";
 export { rateLimitDefinitions, type RateLimitName } from "@/lib/security/rate-limit/definitions";
 export { RateLimiterUnavailableError, type RateLimitDecision } from "@/lib/security/rate-limit/types";
 
-type LimiterConfiguration = Pick<Environment, "rateLimits" | "redisUrl"> & Partial<Pick<Environment, "payeeLookupsPerDay">>;
+type LimiterConfiguration = Pick<Environment, "rateLimits" | "redisUrl"> &
+  Partial<Pick<Environment, "payeeLookupsPerDay" | "redisTlsCertificateAuthorityFile">>;
 
 const globalForLimiters = globalThis as typeof globalThis & {
   bankRateLimiters?: Map<string, RateLimiter>;
@@ -29,7 +30,7 @@ function limiterFor(configuration: LimiterConfiguration, name: RateLimitName): R
   if (!limiter) {
     if (configuration.redisUrl) {
       limiter = createRedisLimiter({
-        client: rateLimitRedisClient(configuration.redisUrl),
+        client: rateLimitRedisClient(configuration.redisUrl, configuration.redisTlsCertificateAuthorityFile),
         prefix: configuration.rateLimits.prefix,
         name,
         limit: definition.limit,

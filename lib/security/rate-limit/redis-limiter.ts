@@ -10,6 +10,8 @@
  *   decides, per limit, whether that means 503 or letting the request through.
  */
 import crypto from "node:crypto";
+import { readFileSync } from "node:fs";
+import type { ConnectionOptions } from "node:tls";
 import { Ratelimit } from "@upstash/ratelimit";
 import Redis from "ioredis";
 import { RateLimiterUnavailableError, type RateLimitDecision, type RateLimiter } from "@/lib/security/rate-limit/types";
@@ -48,12 +50,19 @@ class UpstashCompatibleRedis {
 
 const globalForRedis = globalThis as typeof globalThis & { bankRateLimitRedis?: Map<string, Redis> };
 
-/** One connection per Redis URL per process, reconnecting by itself after an outage. */
-export function rateLimitRedisClient(redisUrl: string): Redis {
+/**
+ * One connection per Redis URL per process, reconnecting by itself after an outage. A rediss:// URL connects
+ * over TLS with the server's certificate and name checked (ioredis passes the options to tls.connect, whose
+ * defaults verify both); `tlsCertificateAuthorityFile` names a deployment's private CA for that check.
+ */
+export function rateLimitRedisClient(redisUrl: string, tlsCertificateAuthorityFile?: string): Redis {
   globalForRedis.bankRateLimitRedis ??= new Map();
-  let client = globalForRedis.bankRateLimitRedis.get(redisUrl);
+  const cacheKey = `${redisUrl}|${tlsCertificateAuthorityFile ?? ""}`;
+  let client = globalForRedis.bankRateLimitRedis.get(cacheKey);
   if (!client) {
+    const tls = redisUrl.startsWith("rediss://") ? redisTlsOptions(tlsCertificateAuthorityFile) : undefined;
     client = new Redis(redisUrl, {
+      ...(tls === undefined ? {} : { tls }),
       enableOfflineQueue: false,
       maxRetriesPerRequest: 1,
       connectTimeout: 1_000,
@@ -64,9 +73,17 @@ export function rateLimitRedisClient(redisUrl: string): Redis {
     // Connection errors surface as failed commands, which the callers handle; without a listener ioredis
     // would print every reconnect attempt.
     client.on("error", () => undefined);
-    globalForRedis.bankRateLimitRedis.set(redisUrl, client);
+    globalForRedis.bankRateLimitRedis.set(cacheKey, client);
   }
   return client;
+}
+
+/** TLS options for a rediss:// connection: verification always on, with the deployment's CA when one is named. */
+function redisTlsOptions(certificateAuthorityFile: string | undefined): ConnectionOptions {
+  if (certificateAuthorityFile === undefined) return { rejectUnauthorized: true };
+  // Read once per client; a missing file fails the first use of the limiter loudly rather than silently
+  // connecting without the CA (and then failing every handshake with a less helpful message).
+  return { ca: readFileSync(certificateAuthorityFile), rejectUnauthorized: true };
 }
 
 /**
