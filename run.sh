@@ -6,7 +6,7 @@
 #         ./run.sh --seed-demo (also seed demo data into a real DATABASE_URL), ./run.sh prepare (no serving),
 #         ./run.sh codes (the demo users' current authenticator codes, for signing in without an authenticator app),
 #         ./run.sh stack (the deployment's topology on this machine: nginx with TLS and ModSecurity in front of two
-#         app instances on PostgreSQL, Redis and one SoftHSM2 token; README, Deploy).
+#         app instances on a private PostgreSQL and Redis and one SoftHSM2 token, TLS on every hop; README, Deploy).
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -211,6 +211,9 @@ front_packages_missing() {
   command -v envsubst >/dev/null || echo gettext-base
   command -v curl >/dev/null || echo curl
   command -v psql >/dev/null || echo postgresql-client
+  # The stack runs a private PostgreSQL cluster and Redis of its own, both with TLS only.
+  compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || echo postgresql
+  command -v redis-server >/dev/null || echo redis-server
 }
 
 install_debian_packages() { # package...
@@ -345,51 +348,239 @@ run_tests() {
 # The deployment's topology on this machine (./run.sh stack; README, Deploy)
 # ---------------------------------------------------------------------------------------------------------
 # nginx (Debian's, configured from docker/nginx: the same files as the nginx container of docker/compose.yaml)
-# in front of two instances of the custom server, sharing the machine's PostgreSQL (database STACK_DATABASE),
-# Redis (keys under RATE_LIMIT_PREFIX) and one SoftHSM2 token. Settings, all optional:
+# in front of two instances of the custom server, on a private PostgreSQL cluster and a private Redis of the
+# stack's own (the machine's shared services are never reconfigured), with one SoftHSM2 token. Every hop is
+# TLS with the peer verified (issue 11): browser -> nginx with run.sh's localhost certificate; nginx -> each
+# instance, PostgreSQL and Redis with certificates from the stack's own CA, which nginx and the instances
+# verify (PostgreSQL with sslmode=verify-full). PostgreSQL accepts TCP connections over TLS only (hostnossl is
+# rejected) and Redis has no plaintext port at all. Settings, all optional:
 #   NGINX_HTTPS_PORT (9443), NGINX_HTTP_PORT (9080)    nginx's ports; the bank is at https://localhost:NGINX_HTTPS_PORT
 #   STACK_APP_PORTS (9101,9103)                         the instances' HTTPS ports (each uses the next port for HTTP)
+#   STACK_METRICS_PORTS (9201,9203)                     each instance's Prometheus metrics listener, on 127.0.0.1
+#   STACK_POSTGRES_PORT (9432), STACK_REDIS_PORT (9379) the private PostgreSQL's and Redis's TLS ports, on 127.0.0.1
 #   STACK_DATABASE (bank_stack)                         created with its own owner and runtime roles if missing
-#   STACK_DIR ($DATA_DIR/stack)                         token, nginx configuration and logs, pid files, demo sign-ins
+#   STACK_DIR ($DATA_DIR/stack)                         CA, cluster, token, nginx configuration and logs, pid files
 #   ADMIN_ALLOWED_CIDRS (127.0.0.1/32,::1/128)          who may reach /admin through nginx
 #   NGINX_PROXY_BIND (127.0.0.2)                        the address nginx connects from, the apps' only trusted proxy
 #   NGINX_LISTEN_ADDRESSES (127.0.0.1)                  where nginx listens (this machine only, by default)
 #   RATE_LIMIT_PREFIX (bank-stack:rate-limit)           the stack's Redis keys
+
+# Runs a command as the owner of the stack's PostgreSQL cluster: PostgreSQL refuses to run as root, so root
+# runs it as the system's postgres user; anyone else runs it as themselves.
+as_cluster_owner() {
+  if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+# The stack's private CA and the server certificates it issues (for 127.0.0.1 and localhost): one each for the
+# instances, PostgreSQL and Redis. The CA's key never leaves this folder. A certificate is issued again when it
+# is missing, no longer verifies against the CA, or expires within a week.
+stack_certificates() { # directory
+  local directory="$1" name
+  mkdir -p "$directory"
+  chmod 700 "$directory"
+  if [ ! -f "$directory/ca.pem" ] || [ ! -f "$directory/ca-key.pem" ]; then
+    (
+      umask 077
+      openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 3650 \
+        -subj "/CN=Bank stack internal CA" \
+        -addext "basicConstraints=critical,CA:TRUE,pathlen:0" -addext "keyUsage=critical,keyCertSign,cRLSign" \
+        -keyout "$directory/ca-key.pem" -out "$directory/ca.pem" 2>/dev/null
+    )
+  fi
+  for name in app postgres redis; do
+    if [ -f "$directory/$name.pem" ] && [ -f "$directory/$name-key.pem" ] &&
+      openssl verify -CAfile "$directory/ca.pem" "$directory/$name.pem" >/dev/null 2>&1 &&
+      openssl x509 -checkend 604800 -noout -in "$directory/$name.pem" >/dev/null 2>&1; then
+      continue
+    fi
+    (
+      umask 077
+      openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=$name.stack.localhost" \
+        -keyout "$directory/$name-key.pem" -out "$directory/$name.csr" 2>/dev/null
+      printf '%s\n' "subjectAltName=DNS:localhost,IP:127.0.0.1" "extendedKeyUsage=serverAuth" \
+        "keyUsage=critical,digitalSignature" "basicConstraints=critical,CA:FALSE" >"$directory/$name.ext"
+      openssl x509 -req -in "$directory/$name.csr" -CA "$directory/ca.pem" -CAkey "$directory/ca-key.pem" \
+        -set_serial "0x$(openssl rand -hex 16)" -days 90 -extfile "$directory/$name.ext" -out "$directory/$name.pem" 2>/dev/null
+      rm -f "$directory/$name.csr" "$directory/$name.ext"
+    )
+  done
+}
+
+# A random password in a file of its own (hexadecimal, so that it needs no escaping in a URL), made once.
+stack_secret() { # file
+  [ -s "$1" ] || (umask 077 && openssl rand -hex 32 >"$1")
+  cat "$1"
+}
+
+# The stack's PostgreSQL cluster: initdb once in STACK_DIR/postgres, then started with TLS on and a pg_hba that
+# accepts TCP connections over TLS with a password (scram-sha-256) and rejects every other TCP connection.
+# The local socket (in the cluster's own folder) stays open to the cluster's owner for maintenance by hand.
+start_stack_postgres() { # stack_directory port
+  local stack_directory="$1" port="$2" binaries
+  binaries="$(compgen -G "/usr/lib/postgresql/*/bin" | sort -V | tail -1)"
+  [ -x "$binaries/initdb" ] || fail "PostgreSQL's server programs are not installed (Debian package postgresql)"
+  local cluster="$stack_directory/postgres" superuser_password
+  superuser_password="$(stack_secret "$stack_directory/secrets/postgres-password")"
+  if [ "$(id -u)" = 0 ]; then
+    # The postgres user must be able to reach its folder: the folders above it are made traversable (not
+    # readable) for the postgres group only, and the cluster's folder is its own.
+    local ancestor="$stack_directory"
+    while [ "$ancestor" != / ]; do
+      if ! runuser -u postgres -- test -x "$ancestor"; then
+        chgrp postgres "$ancestor"
+        chmod g+x "$ancestor"
+      fi
+      ancestor="$(dirname "$ancestor")"
+    done
+  fi
+  mkdir -p "$cluster"
+  [ "$(id -u)" = 0 ] && chown postgres:postgres "$cluster"
+  chmod 700 "$cluster"
+  if [ ! -f "$cluster/data/PG_VERSION" ]; then
+    log "Creating the stack's PostgreSQL cluster in $cluster/data"
+    local password_file="$cluster/initdb-password"
+    (umask 077 && printf '%s\n' "$superuser_password" >"$password_file")
+    [ "$(id -u)" = 0 ] && chown postgres:postgres "$password_file"
+    as_cluster_owner "$binaries/initdb" -D "$cluster/data" -U postgres --pwfile="$password_file" -E UTF8 --no-locale \
+      --auth-local=peer --auth-host=reject >/dev/null
+    rm -f "$password_file"
+    printf "\ninclude 'stack.conf'\n" >>"$cluster/data/postgresql.conf"
+  fi
+  # The server's certificate and key are copies owned by the cluster's owner (PostgreSQL refuses a key that
+  # others can read), rewritten on every start so that a renewed certificate is picked up.
+  install -m 600 "$stack_directory/ca/postgres.pem" "$cluster/server.pem"
+  install -m 600 "$stack_directory/ca/postgres-key.pem" "$cluster/server-key.pem"
+  cat >"$cluster/data/pg_hba.conf" <<'HBA'
+# Written by ./run.sh stack on every start. TCP connections over TLS with a password; every other TCP
+# connection is refused, so that no client can fall back to plaintext. The socket, in the cluster's own folder,
+# is for the cluster's owner only.
+# TYPE     DATABASE  USER      ADDRESS       METHOD
+local      all       postgres                peer
+hostssl    all       all       127.0.0.1/32  scram-sha-256
+hostssl    all       all       ::1/128       scram-sha-256
+hostnossl  all       all       all           reject
+HBA
+  cat >"$cluster/data/stack.conf" <<CONF
+# Written by ./run.sh stack on every start.
+listen_addresses = '127.0.0.1'
+port = $port
+unix_socket_directories = '$cluster'
+ssl = on
+ssl_cert_file = '$cluster/server.pem'
+ssl_key_file = '$cluster/server-key.pem'
+ssl_min_protocol_version = 'TLSv1.2'
+password_encryption = 'scram-sha-256'
+CONF
+  if [ "$(id -u)" = 0 ]; then
+    chown postgres:postgres "$cluster/server.pem" "$cluster/server-key.pem" "$cluster/data/pg_hba.conf" "$cluster/data/stack.conf"
+  fi
+  # A cluster left running by an earlier stack that was killed outright is stopped first, so that this start
+  # applies the settings above.
+  as_cluster_owner "$binaries/pg_ctl" -D "$cluster/data" status >/dev/null 2>&1 &&
+    as_cluster_owner "$binaries/pg_ctl" -D "$cluster/data" -m fast -w stop >/dev/null
+  log "PostgreSQL (the stack's own, TLS only) on 127.0.0.1:$port"
+  as_cluster_owner "$binaries/pg_ctl" -D "$cluster/data" -l "$cluster/server.log" -w -t 60 start >/dev/null ||
+    fail "the stack's PostgreSQL did not start (log: $cluster/server.log)"
+  # Global, not local: stop_stack runs after this function has returned.
+  stack_postgres_control="$binaries/pg_ctl"
+  stack_postgres_data="$cluster/data"
+}
+
+stack_postgres_stop() {
+  [ -n "${stack_postgres_data:-}" ] || return 0
+  as_cluster_owner "$stack_postgres_control" -D "$stack_postgres_data" -m fast -w stop >/dev/null 2>&1 || true
+}
+
 run_stack() {
   ensure_front_packages
   { [ -e /usr/lib/softhsm/libsofthsm2.so ] && command -v softhsm2-util >/dev/null; } || install_debian_packages softhsm2
   install_node_modules
   ensure_env_file
-  ensure_services
   ensure_tls_certificate
   build_if_needed
 
   local https_port="${NGINX_HTTPS_PORT:-9443}" http_port="${NGINX_HTTP_PORT:-9080}"
+  local postgres_port="${STACK_POSTGRES_PORT:-9432}" redis_port="${STACK_REDIS_PORT:-9379}"
   local database="${STACK_DATABASE:-bank_stack}" proxy_bind="${NGINX_PROXY_BIND:-127.0.0.2}"
-  local stack_directory="${STACK_DIR:-$DATA_DIR/stack}" admin_url="${STACK_POSTGRES_ADMIN_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
+  local stack_directory="${STACK_DIR:-$DATA_DIR/stack}"
   [[ "$database" =~ ^[a-z_][a-z0-9_]{0,62}$ ]] || fail "STACK_DATABASE must be a lower-case PostgreSQL name: $database"
   mkdir -p "$stack_directory"
   chmod 700 "$stack_directory"
   stack_directory="$(cd "$stack_directory" && pwd)"
-  local tls_directory
+  mkdir -p "$stack_directory/secrets"
+  chmod 700 "$stack_directory/secrets"
+  local tls_directory certificates="$stack_directory/ca"
   tls_directory="$(cd "$DATA_DIR/tls" && pwd)"
   local origin="https://localhost:$https_port"
+  stack_certificates "$certificates"
+
+  stack_pids=()
+  stop_stack() {
+    trap - INT TERM EXIT
+    log "Stopping the stack"
+    local pid
+    for pid in "${stack_pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+    for pid in "${stack_pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+    # The instances have closed their connections by now (graceful shutdown), so the database stops last.
+    stack_postgres_stop
+  }
+  trap 'stop_stack; exit 130' INT
+  trap 'stop_stack; exit 143' TERM
+  trap 'stop_stack' EXIT
+
+  start_stack_postgres "$stack_directory" "$postgres_port"
+
+  # Redis with a TLS port only (--port 0: no plaintext listener) and a password, its configuration in a file
+  # of its own so that the password is not on a command line. Nothing is persisted: the limiter's counters may
+  # be lost at any time (DESIGN).
+  local redis_password
+  redis_password="$(stack_secret "$stack_directory/secrets/redis-password")"
+  mkdir -p "$stack_directory/redis"
+  chmod 700 "$stack_directory/redis"
+  (
+    umask 077
+    cat >"$stack_directory/redis/redis.conf" <<CONF
+bind 127.0.0.1
+port 0
+tls-port $redis_port
+tls-cert-file $certificates/redis.pem
+tls-key-file $certificates/redis-key.pem
+tls-ca-cert-file $certificates/ca.pem
+tls-auth-clients no
+tls-protocols "TLSv1.2 TLSv1.3"
+requirepass $redis_password
+save ""
+appendonly no
+dir $stack_directory/redis
+logfile $stack_directory/redis/redis.log
+CONF
+  )
+  log "Redis (the stack's own, TLS only) on 127.0.0.1:$redis_port"
+  redis-server "$stack_directory/redis/redis.conf" &
+  stack_pids+=($!)
+  echo "$!" >"$stack_directory/redis.pid"
+  for _ in $(seq 1 40); do
+    REDISCLI_AUTH="$redis_password" redis-cli --tls --cacert "$certificates/ca.pem" -h 127.0.0.1 -p "$redis_port" ping 2>/dev/null | grep -q PONG && break
+    sleep 0.25
+  done
 
   # The database with its two roles (README, Database roles): migrations run as the owner, the instances as the
-  # restricted runtime role. Trust authentication on this machine, so no passwords.
+  # restricted runtime role, each with a password of its own, over TLS verified against the stack's CA.
   local owner_role="${database}_owner" runtime_role="${database}_app"
-  database_url_for() { # role: the admin URL with the role as its user (no password) and the stack's database
-    node -e 'const url = new URL(process.argv[1]); url.username = process.argv[2]; url.password = ""; url.pathname = "/" + process.argv[3]; console.log(url.toString());' \
-      "$admin_url" "$1" "$database"
+  database_url_for() { # role, password, database: a verify-full URL to the stack's cluster
+    printf 'postgres://%s:%s@127.0.0.1:%s/%s?sslmode=verify-full&sslrootcert=%s\n' "$1" "$2" "$postgres_port" "$3" "$certificates/ca.pem"
   }
   export DATABASE_OWNER_ROLE="$owner_role" DATABASE_RUNTIME_ROLE="$runtime_role"
-  MIGRATION_DATABASE_URL="$(database_url_for "$owner_role")"
-  DATABASE_URL="$(database_url_for "$runtime_role")"
+  export DATABASE_OWNER_PASSWORD_FILE="$stack_directory/secrets/owner-password"
+  export DATABASE_RUNTIME_PASSWORD_FILE="$stack_directory/secrets/runtime-password"
+  MIGRATION_DATABASE_URL="$(database_url_for "$owner_role" "$(stack_secret "$DATABASE_OWNER_PASSWORD_FILE")" "$database")"
+  DATABASE_URL="$(database_url_for "$runtime_role" "$(stack_secret "$DATABASE_RUNTIME_PASSWORD_FILE")" "$database")"
   export MIGRATION_DATABASE_URL DATABASE_URL
   log "Database $database (roles $owner_role, $runtime_role)"
   # The administrative URL is given to the roles script alone, never to the instances.
-  DATABASE_ADMIN_URL="$admin_url" npm run -s db:roles -- --database "$database" >/dev/null
-  unset DATABASE_ADMIN_URL
+  DATABASE_ADMIN_URL="$(database_url_for postgres "$(stack_secret "$stack_directory/secrets/postgres-password")" postgres)" \
+    npm run -s db:roles -- --database "$database" >/dev/null
+  unset DATABASE_OWNER_PASSWORD_FILE DATABASE_RUNTIME_PASSWORD_FILE
 
   # One SoftHSM2 token for both instances, made by the same script as the end-to-end tests' token.
   log "SoftHSM2 token in $stack_directory/softhsm"
@@ -398,46 +589,39 @@ run_stack() {
   unset PKCS11_PIN KEYRING_PATH
   export KEY_PROVIDER=pkcs11 PKCS11_MODULE=/usr/lib/softhsm/libsofthsm2.so PKCS11_TOKEN_LABEL=bank
   export SOFTHSM2_CONF="$stack_directory/softhsm/softhsm2.conf" PKCS11_PIN_FILE="$stack_directory/softhsm/bank.user-pin"
-  # The instances keep their demo sign-ins and any other data-folder files in the stack's folder; the TLS
-  # certificate is run.sh's own, shared by nginx (towards browsers) and the instances (towards nginx).
-  export DATA_DIR="$stack_directory" TLS_CERT_PATH="$tls_directory/cert.pem" TLS_KEY_PATH="$tls_directory/key.pem"
+  # The instances keep their demo sign-ins and any other data-folder files in the stack's folder. They serve
+  # the certificate of the stack's CA, which nginx verifies; browsers see run.sh's own certificate on nginx,
+  # which is also the one the instances trust when they fetch a page from the public origin.
+  export DATA_DIR="$stack_directory" TLS_CERT_PATH="$certificates/app.pem" TLS_KEY_PATH="$certificates/app-key.pem"
   export NODE_EXTRA_CA_CERTS="$tls_directory/cert.pem"
-  export REDIS_URL="${REDIS_URL_FOR_STACK:-redis://127.0.0.1:6379}" RATE_LIMIT_PREFIX="${RATE_LIMIT_PREFIX:-bank-stack:rate-limit}"
+  export REDIS_URL="rediss://:$redis_password@127.0.0.1:$redis_port" REDIS_TLS_CA_FILE="$certificates/ca.pem"
+  export RATE_LIMIT_PREFIX="${RATE_LIMIT_PREFIX:-bank-stack:rate-limit}"
   export APP_ORIGIN="$origin" TRUSTED_PROXIES="$proxy_bind"
   seed_demo=1
   migrate_and_seed
 
   local upstreams="" port instance=0
-  stack_pids=()
-  stop_stack() {
-    trap - INT TERM EXIT
-    log "Stopping the stack"
-    local pid
-    for pid in "${stack_pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-    for pid in "${stack_pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-  }
-  trap 'stop_stack; exit 130' INT
-  trap 'stop_stack; exit 143' TERM
-  trap 'stop_stack' EXIT
-
   IFS=',' read -r -a app_ports <<<"${STACK_APP_PORTS:-9101,9103}"
+  IFS=',' read -r -a metrics_ports <<<"${STACK_METRICS_PORTS:-9201,9203}"
   for port in "${app_ports[@]}"; do
     instance=$((instance + 1))
-    log "App instance $instance on 127.0.0.1:$port"
+    local metrics_port="${metrics_ports[$((instance - 1))]:-0}"
+    log "App instance $instance on 127.0.0.1:$port (metrics on 127.0.0.1:$metrics_port)"
     # node --import tsx (not the tsx command, whose child would outlive a SIGKILL of it): the pid in the file
     # is the server itself, so a test can kill exactly one instance.
-    PORT="$port" HTTP_PORT="$((port + 1))" BIND_ADDRESS=127.0.0.1 NODE_ENV=production \
-      node --import tsx server.ts >"$stack_directory/app-$instance.log" 2>&1 &
+    PORT="$port" HTTP_PORT="$((port + 1))" METRICS_PORT="$metrics_port" METRICS_HOST=127.0.0.1 BIND_ADDRESS=127.0.0.1 \
+      NODE_ENV=production node --import tsx server.ts >"$stack_directory/app-$instance.log" 2>&1 &
     stack_pids+=($!)
     echo "$!" >"$stack_directory/app-$instance.pid"
     upstreams="${upstreams:+$upstreams,}127.0.0.1:$port"
   done
   for port in "${app_ports[@]}"; do
     for _ in $(seq 1 120); do
-      curl -ksf -o /dev/null "https://127.0.0.1:$port/api/health" && break
+      curl -sf --cacert "$certificates/ca.pem" -o /dev/null "https://localhost:$port/api/health" && break
       sleep 0.5
     done
-    curl -ksf -o /dev/null "https://127.0.0.1:$port/api/health" || fail "the instance on port $port did not start (logs in $stack_directory)"
+    curl -sf --cacert "$certificates/ca.pem" -o /dev/null "https://localhost:$port/api/health" ||
+      fail "the instance on port $port did not start (logs in $stack_directory)"
   done
 
   log "nginx on https://localhost:$https_port (and http on $http_port)"
@@ -447,7 +631,8 @@ run_stack() {
   [ "$(id -u)" = 0 ] && nginx_user=root
   NGINX_HTTPS_PORT="$https_port" NGINX_HTTP_PORT="$http_port" NGINX_PUBLIC_ORIGIN="$origin" APP_UPSTREAMS="$upstreams" \
     ADMIN_ALLOWED_CIDRS="${ADMIN_ALLOWED_CIDRS:-127.0.0.1/32,::1/128}" NGINX_TLS_CERT="$tls_directory/cert.pem" \
-    NGINX_TLS_KEY="$tls_directory/key.pem" NGINX_RUNTIME_DIR="$stack_directory/nginx-runtime" NGINX_PROXY_BIND="$proxy_bind" \
+    NGINX_TLS_KEY="$tls_directory/key.pem" NGINX_UPSTREAM_CA="$certificates/ca.pem" NGINX_UPSTREAM_TLS_NAME=localhost \
+    NGINX_RUNTIME_DIR="$stack_directory/nginx-runtime" NGINX_PROXY_BIND="$proxy_bind" \
     NGINX_LISTEN_ADDRESSES="${NGINX_LISTEN_ADDRESSES:-127.0.0.1}" NGINX_USER="$nginx_user" docker/nginx/render.sh "$stack_directory/nginx" >/dev/null
   /usr/sbin/nginx -e "$stack_directory/nginx-runtime/logs/error.log" -c "$stack_directory/nginx/nginx.conf" -g 'daemon off;' &
   stack_pids+=($!)
@@ -461,8 +646,10 @@ run_stack() {
   curl -ksf -o /dev/null "$origin/api/health" || fail "nginx did not answer (log: $stack_directory/nginx-runtime/logs/error.log)"
   printf '\nThe bank is running at %s behind nginx (instances: %s; plain HTTP on port %s redirects there).\n' \
     "$origin" "$upstreams" "$http_port"
-  printf 'Logs: %s/app-*.log, %s/nginx-runtime/logs/ (access, error, modsec_audit). Ctrl-C stops everything.\n' \
-    "$stack_directory" "$stack_directory"
+  printf 'Every hop is TLS: nginx -> instances, instances -> PostgreSQL (127.0.0.1:%s) and Redis (127.0.0.1:%s), verified against %s.\n' \
+    "$postgres_port" "$redis_port" "$certificates/ca.pem"
+  printf 'Logs: %s/app-*.log, %s/nginx-runtime/logs/ (access, error, modsec_audit), %s/postgres/server.log, %s/redis/redis.log. Ctrl-C stops everything.\n' \
+    "$stack_directory" "$stack_directory" "$stack_directory" "$stack_directory"
   print_demo_sign_ins
   # The stack's demo users live in its own folder, so the codes command needs to be pointed there.
   printf 'For these users: DATA_DIR=%s ./run.sh codes\n' "$stack_directory"

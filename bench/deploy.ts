@@ -7,7 +7,8 @@
  * The instance counts alternate (one, two, one, two, ... for --rounds rounds), so that a change in what else
  * the machine is doing does not fall on one of them only; the ratio is of the medians over the rounds. For each
  * instance count it starts the real topology with `./run.sh stack` (nginx from docker/nginx, the
- * custom server, PostgreSQL, Redis and a SoftHSM2 token; STACK_APP_PORTS names one port, then two), signs in
+ * custom server, the stack's private PostgreSQL and Redis, all over TLS, and a SoftHSM2 token; STACK_APP_PORTS
+ * names one port, then two), signs in
  * the demo customer alice through nginx with the real forms (password, then authenticator code), and drives
  * with autocannon, over HTTPS through nginx:
  * - a page: GET / (the signed-in customer's accounts page, rendered per request), and
@@ -21,9 +22,9 @@
  * them through configuration, the same way an operator would, and prints what it raised. Nothing else differs
  * from `./run.sh stack`.
  *
- * Environment: BENCH_DEPLOY_PORT (default 9700: nginx on it, HTTP redirect on +1, instances on +10 and +12),
- * BENCH_POSTGRES_ADMIN_URL (default postgres://postgres@127.0.0.1:5432/postgres), a role that may create
- * databases and roles; the bench's database and roles are dropped at the end.
+ * Environment: BENCH_DEPLOY_PORT (default 9700: nginx on it, HTTP redirect on +1, instances on +10 and +12,
+ * the stack's PostgreSQL on +20, Redis on +21, metrics on +22 and +23). Everything lives in a temporary folder,
+ * removed at the end.
  */
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import crypto from "node:crypto";
@@ -31,8 +32,6 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import autocannon from "autocannon";
-import Redis from "ioredis";
-import postgres from "postgres";
 import { type CookieJar, type Person, request, signIn } from "../tests/deploy/support";
 
 const repositoryRoot = path.resolve(import.meta.dirname, "..");
@@ -52,9 +51,8 @@ const nginxPort = Number(process.env.BENCH_DEPLOY_PORT ?? 9700);
 const instancePorts = [nginxPort + 10, nginxPort + 12];
 const publicOrigin = `https://localhost:${nginxPort}`;
 const publicHost = `localhost:${nginxPort}`;
-const adminUrl = process.env.BENCH_POSTGRES_ADMIN_URL || "postgres://postgres@127.0.0.1:5432/postgres";
 const runName = `bank_bench_deploy_${crypto.randomBytes(3).toString("hex")}`;
-const rateLimitPrefix = `bank-bench-deploy-${runName}`;
+const rateLimitPrefix = "bank-bench-deploy:rate-limit";
 const temporaryRoot = fs.mkdtempSync(path.join(os.tmpdir(), "bank-bench-deploy-"));
 const dataDirectory = path.join(temporaryRoot, "data");
 const stackDirectory = path.join(temporaryRoot, "stack");
@@ -112,21 +110,13 @@ function machineTicks(): { busy: number; total: number } {
   return { busy: total - idle, total };
 }
 
-/** PostgreSQL's postmaster: the `postgres -D <data directory>` process whose parent is not PostgreSQL itself. */
-function postmasterPid(): number | undefined {
-  const processes = allProcesses();
-  const isPostgres = (info: ProcessInfo | undefined) => info !== undefined && /(^|\/)postgres( |$)/.test(info.commandLine.split(" -")[0] ?? "");
-  return processes.find(
-    (info) => isPostgres(info) && info.commandLine.includes(" -D ") && !isPostgres(processes.find((parent) => parent.pid === info.parentPid)),
-  )?.pid;
-}
-
 /** The processes of each part of the topology, found afresh at each snapshot (backends come and go). */
 function groupProcesses(instanceCount: number): Map<string, ProcessInfo[]> {
   const processes = allProcesses();
   const childrenOf = (pid: number) => processes.filter((info) => info.parentPid === pid);
   const byPid = (pid: number) => processes.filter((info) => info.pid === pid);
-  const readPid = (name: string): number => Number(fs.readFileSync(path.join(stackDirectory, name), "utf8").trim());
+  // The first line: PostgreSQL's postmaster.pid holds more lines after the pid.
+  const readPid = (name: string): number => Number(fs.readFileSync(path.join(stackDirectory, name), "utf8").split("\n", 1)[0]?.trim());
   const groups = new Map<string, ProcessInfo[]>();
   const nginxPid = readPid("nginx.pid");
   groups.set("nginx", [...byPid(nginxPid), ...childrenOf(nginxPid)]);
@@ -134,13 +124,14 @@ function groupProcesses(instanceCount: number): Map<string, ProcessInfo[]> {
     const pid = readPid(`app-${instance}.pid`);
     groups.set(`app ${instance}`, [...byPid(pid), ...childrenOf(pid)]);
   }
-  const postmaster = postmasterPid();
-  const clusterProcesses = postmaster === undefined ? [] : [...byPid(postmaster), ...childrenOf(postmaster)];
+  // The stack's own cluster and Redis, so nothing else on the machine is counted as theirs.
+  const postmaster = readPid("postgres/data/postmaster.pid");
+  const clusterProcesses = [...byPid(postmaster), ...childrenOf(postmaster)];
   // A backend's process title is "postgres: <role> <database> <client> <state>".
   const isBenchBackend = (info: ProcessInfo) => info.commandLine.startsWith("postgres: ") && info.commandLine.includes(` ${runName} `);
   groups.set("postgres backends", clusterProcesses.filter(isBenchBackend));
   groups.set("postgres other", clusterProcesses.filter((info) => !isBenchBackend(info)));
-  groups.set("redis", processes.filter((info) => /^redis-server \S*:6379\b/.test(info.commandLine)));
+  groups.set("redis", byPid(readPid("redis.pid")));
   groups.set("load generator", byPid(process.pid));
   return groups;
 }
@@ -188,7 +179,9 @@ async function startStack(instanceCount: number): Promise<ChildProcess> {
       DATA_DIR: dataDirectory,
       STACK_DIR: stackDirectory,
       STACK_DATABASE: runName,
-      STACK_POSTGRES_ADMIN_URL: adminUrl,
+      STACK_POSTGRES_PORT: String(nginxPort + 20),
+      STACK_REDIS_PORT: String(nginxPort + 21),
+      STACK_METRICS_PORTS: `${nginxPort + 22},${nginxPort + 23}`,
       STACK_APP_PORTS: instancePorts.slice(0, instanceCount).join(","),
       NGINX_HTTPS_PORT: String(nginxPort),
       NGINX_HTTP_PORT: String(nginxPort + 1),
@@ -354,26 +347,8 @@ async function runWithInstances(instances: number, round: number): Promise<Measu
   }
 }
 
-async function removeRunData(): Promise<void> {
-  const admin = postgres(adminUrl, { max: 1, onnotice: () => undefined });
-  try {
-    await admin`drop database if exists ${admin(runName)} with (force)`;
-    for (const role of [`${runName}_app`, `${runName}_owner`]) await admin`drop role if exists ${admin(role)}`;
-  } finally {
-    await admin.end();
-  }
-  const redis = new Redis("redis://127.0.0.1:6379", { lazyConnect: true, maxRetriesPerRequest: 1 });
-  try {
-    await redis.connect();
-    let cursor = "0";
-    do {
-      const [next, keys] = await redis.scan(cursor, "MATCH", `${rateLimitPrefix}*`, "COUNT", 500);
-      cursor = next;
-      if (keys.length > 0) await redis.del(...keys);
-    } while (cursor !== "0");
-  } finally {
-    redis.disconnect();
-  }
+function removeRunData(): void {
+  // The stack's cluster, Redis folder, token and certificates all live in the temporary folder.
   fs.rmSync(temporaryRoot, { recursive: true, force: true });
 }
 
@@ -465,7 +440,7 @@ async function main(): Promise<void> {
       for (const instances of [1, 2]) measurements.push(...(await runWithInstances(instances, round)));
     }
   } finally {
-    await removeRunData();
+    removeRunData();
     // What was measured before a failure is still worth seeing; the failure itself is reported after it.
     if (measurements.length > 0) printReport(measurements);
   }

@@ -1,7 +1,8 @@
 /**
- * The deploy test (issue 10): the deployment's topology with the real programs, as `./run.sh stack` starts it —
- * Debian's nginx with TLS and ModSecurity/CRS, configured from docker/nginx, in front of two instances of the
- * custom server on the machine's PostgreSQL and Redis, with one SoftHSM2 token — and checked through nginx:
+ * The deploy test (issues 10 and 11): the deployment's topology with the real programs, as `./run.sh stack`
+ * starts it — Debian's nginx with TLS and ModSecurity/CRS, configured from docker/nginx, in front of two
+ * instances of the custom server on the stack's private PostgreSQL cluster and Redis, with one SoftHSM2 token —
+ * and checked through nginx:
  *
  *   - plain HTTP is answered with a redirect to the configured HTTPS origin (never to the Host header);
  *   - a session made on one instance works on the other;
@@ -16,14 +17,19 @@
  *   - one instance killed with SIGKILL during a stream of transfers: nginx carries on with the other, every
  *     acknowledged transfer is in the ledger, the ledger's invariants hold, and requests whose answer was lost
  *     move money exactly once when retried with their Idempotency-Key;
- *   - Ctrl-C (SIGINT) stops the whole stack.
+ *   - every hop is TLS and refuses plaintext: nginx's HTTPS port, each instance's port, PostgreSQL (TCP without
+ *     TLS is rejected; the instances' connections are all TLS) and Redis (no plaintext port); the instances,
+ *     PostgreSQL and Redis present certificates of the stack's CA, which nginx and the instances verify;
+ *   - each instance serves Prometheus metrics on its own loopback port, and the public port does not;
+ *   - Ctrl-C (SIGINT) stops the whole stack, PostgreSQL and Redis included.
  *
  *   NODE_ENV=production npx next build      # once (./run.sh test has built already)
  *   npx tsx --conditions=react-server tests/deploy/deploy.ts
  *
  * Ports: DEPLOY_PORT (default 8700) for nginx's HTTPS, +1 for its HTTP, +10 and +12 for the instances (each
- * with the next port for its own HTTP redirect). Its own database (with its two roles), Redis prefix, data
- * folder and certificate, all removed at the end. Exit status 0 when every check held.
+ * with the next port for its own HTTP redirect), +20 for PostgreSQL, +21 for Redis, +22 and +23 for the
+ * instances' metrics. Everything (cluster, Redis, data folder, certificates) lives in a temporary folder,
+ * removed at the end. Exit status 0 when every check held.
  */
 import { type ChildProcess, execFile, spawn } from "node:child_process";
 import crypto from "node:crypto";
@@ -32,8 +38,11 @@ import https from "node:https";
 import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
+import net from "node:net";
+import tls from "node:tls";
 import { Redis } from "ioredis";
-import postgres from "postgres";
+import type postgres from "postgres";
+import { connectPostgres } from "../../db/postgres-connection";
 import { type Answer, type CookieJar, headerValue, type Person, plainRequest, request, signIn } from "./support";
 
 const repositoryRoot = path.resolve(import.meta.dirname, "..", "..");
@@ -42,22 +51,25 @@ const nginxHttpPort = nginxPort + 1;
 const instancePorts = [nginxPort + 10, nginxPort + 12] as const;
 const publicOrigin = `https://localhost:${nginxPort}`;
 const publicHost = `localhost:${nginxPort}`;
-const adminUrl = process.env.TEST_POSTGRES_ADMIN_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
+const postgresPort = nginxPort + 20;
+const redisPort = nginxPort + 21;
+const metricsPorts = [nginxPort + 22, nginxPort + 23] as const;
 const apiPerHour = 50;
 // Everything in the test comes from loopback addresses of its own, apart from the admin check's allowed one.
 const adminAllowedAddress = "127.0.0.1";
 const outsideAdminAddress = "127.0.0.3";
 
 const runName = `bank_deploy_${Date.now().toString(36)}_${crypto.randomBytes(2).toString("hex")}`;
-const rateLimitPrefix = `bank-deploy-${runName}`;
+const rateLimitPrefix = `bank-deploy:rate-limit`;
 const temporaryRoot = fs.mkdtempSync(path.join(os.tmpdir(), "bank-deploy-"));
 const dataDirectory = path.join(temporaryRoot, "data");
 const stackDirectory = path.join(temporaryRoot, "stack");
-const databaseUrl = (() => {
-  const url = new URL(adminUrl);
-  url.pathname = `/${runName}`;
-  return url.toString();
-})();
+const certificateAuthorityPath = path.join(stackDirectory, "ca", "ca.pem");
+/** A URL to the stack's cluster as one of its roles, whose password ./run.sh stack keeps in the stack's folder. */
+function stackDatabaseUrl(role: string, passwordFile: string, database: string, tlsParameters = `sslmode=verify-full&sslrootcert=${certificateAuthorityPath}`): string {
+  const password = fs.readFileSync(path.join(stackDirectory, "secrets", passwordFile), "utf8").trim();
+  return `postgres://${role}:${password}@127.0.0.1:${postgresPort}/${database}?${tlsParameters}`;
+}
 
 const failures: string[] = [];
 function check(condition: boolean, message: string): void {
@@ -90,6 +102,9 @@ function startStack(): { child: ChildProcess; ready: Promise<void>; output: () =
       STACK_DIR: stackDirectory,
       STACK_DATABASE: runName,
       STACK_APP_PORTS: instancePorts.join(","),
+      STACK_METRICS_PORTS: metricsPorts.join(","),
+      STACK_POSTGRES_PORT: String(postgresPort),
+      STACK_REDIS_PORT: String(redisPort),
       NGINX_HTTPS_PORT: String(nginxPort),
       NGINX_HTTP_PORT: String(nginxHttpPort),
       ADMIN_ALLOWED_CIDRS: `${adminAllowedAddress}/32`,
@@ -121,24 +136,35 @@ function exited(child: ChildProcess): Promise<void> {
 function processIsAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
+  } catch {
+    return false;
+  }
+  // A process that has exited but not yet been reaped by its parent (PostgreSQL's postmaster, once pg_ctl's
+  // shell is gone, is reaped by init some moments later) still answers signal 0; it is not running any more.
+  try {
+    const status = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+    return status.slice(status.lastIndexOf(")") + 2, status.lastIndexOf(")") + 3) !== "Z";
   } catch {
     return false;
   }
 }
 
 function readPid(name: string): number {
-  return Number(fs.readFileSync(path.join(stackDirectory, name), "utf8").trim());
+  // The first line: PostgreSQL's postmaster.pid holds more lines after the pid.
+  return Number(fs.readFileSync(path.join(stackDirectory, name), "utf8").split("\n", 1)[0]?.trim());
 }
 
 // ---------------------------------------------------------------------------------------------------------
 // The checks
 // ---------------------------------------------------------------------------------------------------------
+// nginx presents run.sh's localhost certificate to browsers; the instances present certificates of the stack's
+// own CA (which is what nginx verifies them against).
 let ca = Buffer.alloc(0);
+let internalCa = Buffer.alloc(0);
 const viaNginx = (options: Omit<Parameters<typeof request>[0], "port" | "ca" | "host">): Promise<Answer> =>
   request({ ...options, port: nginxPort, host: publicHost, ca });
 const viaInstance = (index: 0 | 1, options: Omit<Parameters<typeof request>[0], "port" | "ca" | "host">): Promise<Answer> =>
-  request({ ...options, port: instancePorts[index], host: publicHost, ca });
+  request({ ...options, port: instancePorts[index], host: publicHost, ca: internalCa });
 
 /** Whether nginx itself refused (its own error page), rather than the app answering with the same status. */
 function refusedByNginx(answer: Answer, status: number): boolean {
@@ -160,7 +186,7 @@ async function checkRedirect(): Promise<void> {
 
 async function checkSessionAcrossInstances(alice: Person): Promise<CookieJar> {
   const from = freshAddress();
-  const jar = await signIn({ person: alice, port: instancePorts[0], from, publicOrigin, ca });
+  const jar = await signIn({ person: alice, port: instancePorts[0], from, publicOrigin, ca: internalCa });
   check(true, "alice signed in through both forms on instance 1 directly");
   const headers = { cookie: jar.header(), accept: "application/json" };
   const onFirst = await viaInstance(0, { from, path: "/api/v1/whoami", headers });
@@ -287,6 +313,141 @@ async function checkTls(): Promise<void> {
     /not offered/.test(offered("TLS1")) && /not offered/.test(offered("TLS1_1")) && /^offered/.test(offered("TLS1_2")) && /^offered/.test(offered("TLS1_3")),
     `only TLS 1.2 and 1.3 are offered (TLS1: ${offered("TLS1")}, TLS1_1: ${offered("TLS1_1")}, TLS1_2: ${offered("TLS1_2")}, TLS1_3: ${offered("TLS1_3")})`,
   );
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// TLS on every hop (issue 11): each listener refuses plaintext, and each server's certificate comes from the CA
+// that its clients verify against
+// ---------------------------------------------------------------------------------------------------------
+/** Sends bytes over plain TCP and collects whatever comes back until the peer closes or a second passes. */
+function plainExchange(port: number, payload: string): Promise<string> {
+  return new Promise((resolve) => {
+    let received = "";
+    const socket = net.connect({ host: "127.0.0.1", port }, () => socket.write(payload));
+    const finish = (): void => {
+      socket.destroy();
+      resolve(received);
+    };
+    socket.setTimeout(1_000, finish);
+    socket.on("data", (chunk: Buffer) => {
+      received += chunk.toString("latin1");
+    });
+    socket.on("close", finish);
+    socket.on("error", finish);
+  });
+}
+
+/** Sends bytes over TLS (verified against the stack's CA) and collects the first answer, or the error. */
+function tlsExchange(port: number, payload: string): Promise<string> {
+  return new Promise((resolve) => {
+    const socket = tls.connect({ host: "127.0.0.1", port, servername: "localhost", ca: internalCa }, () => socket.write(payload));
+    socket.setTimeout(5_000, () => {
+      socket.destroy();
+      resolve("no answer in time");
+    });
+    socket.once("data", (chunk: Buffer) => {
+      socket.destroy();
+      resolve(chunk.toString("latin1"));
+    });
+    socket.on("error", (error) => resolve(error.message));
+  });
+}
+
+/** Whether a TLS server on the port presents a certificate that verifies, for `localhost`, against `authority`. */
+function certificateVerifies(port: number, authority: Buffer): Promise<{ verified: boolean; reason: string }> {
+  return new Promise((resolve) => {
+    const socket = tls.connect({ host: "127.0.0.1", port, servername: "localhost", ca: authority, rejectUnauthorized: false }, () => {
+      const error = socket.authorizationError;
+      // checkServerIdentity is Node's own host-name check, which rejectUnauthorized: false skips.
+      const nameProblem = tls.checkServerIdentity("localhost", socket.getPeerCertificate());
+      socket.destroy();
+      resolve({ verified: socket.authorized && nameProblem === undefined, reason: String(error ?? nameProblem?.message ?? "verified") });
+    });
+    socket.setTimeout(5_000, () => {
+      socket.destroy();
+      resolve({ verified: false, reason: "no TLS handshake in time" });
+    });
+    socket.on("error", (error) => resolve({ verified: false, reason: error.message }));
+  });
+}
+
+async function connectionRefused(url: string): Promise<string> {
+  const sql = connectPostgres(url, { max: 1, connect_timeout: 5 });
+  try {
+    await sql`select 1`;
+    return "connected";
+  } catch (error) {
+    return error instanceof Error ? error.message : String(error);
+  } finally {
+    await sql.end({ timeout: 1 }).catch(() => undefined);
+  }
+}
+
+async function checkEveryHopEncrypted(sql: postgres.Sql): Promise<void> {
+  // Browser -> nginx: the HTTPS port answers plain HTTP with nginx's own refusal, never with the bank's pages.
+  const plainToNginx = await plainRequest(nginxPort, "/accounts", { host: publicHost });
+  check(plainToNginx.status === 400 && !plainToNginx.body.includes("Bank"), `nginx's HTTPS port refuses plain HTTP (${plainToNginx.status})`);
+
+  // nginx -> instances: plain HTTP to an instance's port gets no HTTP answer at all; the instances' certificate
+  // comes from the stack's CA (what nginx's proxy_ssl_trusted_certificate names), not from the public one.
+  for (const [index, port] of instancePorts.entries()) {
+    const answer = await plainExchange(port, `GET /api/health HTTP/1.1\r\nHost: localhost\r\n\r\n`);
+    check(!answer.startsWith("HTTP/"), `instance ${index + 1}'s port refuses plain HTTP (${answer === "" ? "closed" : JSON.stringify(answer.slice(0, 20))})`);
+    const internal = await certificateVerifies(port, internalCa);
+    const publicOnly = await certificateVerifies(port, ca);
+    check(internal.verified && !publicOnly.verified, `instance ${index + 1}'s certificate verifies against the stack's CA only (${internal.reason}; against the public certificate: ${publicOnly.reason})`);
+  }
+  const proxySettings = fs.readFileSync(path.join(stackDirectory, "nginx", "proxy.conf"), "utf8");
+  check(
+    /^proxy_ssl_verify on;$/m.test(proxySettings) && proxySettings.includes(`proxy_ssl_trusted_certificate ${certificateAuthorityPath};`),
+    "nginx verifies the instances against the stack's CA (proxy_ssl_verify on, proxy_ssl_trusted_certificate)",
+  );
+
+  // Instances -> PostgreSQL: TCP without TLS is rejected by pg_hba before any password is asked for; TLS to a
+  // server whose certificate does not come from the expected CA is refused by the client; the instances' own
+  // connections are all encrypted.
+  const withoutTls = await connectionRefused(stackDatabaseUrl(`${runName}_app`, "runtime-password", runName, "sslmode=disable"));
+  check(/no encryption/.test(withoutTls), `PostgreSQL refuses a connection without TLS (${withoutTls})`);
+  const wrongAuthority = await connectionRefused(
+    stackDatabaseUrl(`${runName}_app`, "runtime-password", runName, `sslmode=verify-full&sslrootcert=${path.join(dataDirectory, "tls", "cert.pem")}`),
+  );
+  check(/certificate|self.signed|verify/i.test(wrongAuthority), `a client refuses PostgreSQL's certificate when it expects another CA (${wrongAuthority})`);
+  const connections = await sql<{ encrypted: number; plaintext: number }[]>`
+    select count(*) filter (where s.ssl)::int as encrypted, count(*) filter (where not s.ssl)::int as plaintext
+    from pg_stat_activity a join pg_stat_ssl s using (pid)
+    where a.usename = ${`${runName}_app`}`;
+  const [counts] = connections;
+  check(counts !== undefined && counts.encrypted > 0 && counts.plaintext === 0, `the instances' connections to PostgreSQL are all TLS (${counts?.encrypted ?? 0} encrypted, ${counts?.plaintext ?? 0} plaintext)`);
+
+  // Instances -> Redis: no plaintext listener (the TLS port does not speak RESP in the clear); over TLS, the
+  // certificate verifies against the stack's CA, a client without the password is refused, and the instances'
+  // rate-limit counters are there.
+  const plainPing = await plainExchange(redisPort, "PING\r\n");
+  check(!plainPing.includes("PONG"), `Redis refuses a plaintext PING (${plainPing === "" ? "closed" : JSON.stringify(plainPing.slice(0, 20))})`);
+  const redisCertificate = await certificateVerifies(redisPort, internalCa);
+  check(redisCertificate.verified, `Redis's certificate verifies against the stack's CA (${redisCertificate.reason})`);
+  const redisPassword = fs.readFileSync(path.join(stackDirectory, "secrets", "redis-password"), "utf8").trim();
+  const tlsOptions = { servername: "localhost", ca: internalCa, rejectUnauthorized: true };
+  const anonymousAnswer = await tlsExchange(redisPort, "PING\r\n");
+  check(/^-NOAUTH/.test(anonymousAnswer), `Redis over TLS refuses a client without the password (${anonymousAnswer.trim()})`);
+  const redis = new Redis({ host: "127.0.0.1", port: redisPort, password: redisPassword, tls: tlsOptions, lazyConnect: true, maxRetriesPerRequest: 1 });
+  try {
+    await redis.connect();
+    const plaintextPort = await redis.config("GET", "port");
+    const [, keys] = await redis.scan("0", "MATCH", `${rateLimitPrefix}*`, "COUNT", 10_000);
+    check(String((plaintextPort as string[])[1]) === "0" && keys.length > 0, `Redis has no plaintext port (port ${String((plaintextPort as string[])[1])}) and holds the instances' limits (${keys.length} keys)`);
+  } finally {
+    redis.disconnect();
+  }
+}
+
+async function checkMetrics(): Promise<void> {
+  for (const [index, port] of metricsPorts.entries()) {
+    const answer = await plainRequest(port, "/metrics", {});
+    check(answer.status === 200 && /^bank_http_request_duration_seconds_bucket/m.test(answer.body), `instance ${index + 1} serves Prometheus metrics on 127.0.0.1:${port} (${answer.status})`);
+  }
+  const publicMetrics = await viaNginx({ from: freshAddress(), path: "/metrics" });
+  check(publicMetrics.status === 404, `the public origin has no /metrics (${publicMetrics.status})`);
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -430,37 +591,28 @@ async function checkInvariants(sql: postgres.Sql, when: string): Promise<void> {
 // ---------------------------------------------------------------------------------------------------------
 async function stopStack(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return;
-  const pids = ["app-1.pid", "app-2.pid", "nginx.pid"].filter((name) => fs.existsSync(path.join(stackDirectory, name))).map(readPid);
+  const pids = new Map(
+    ["app-1.pid", "app-2.pid", "nginx.pid", "redis.pid", "postgres/data/postmaster.pid"]
+      .filter((name) => fs.existsSync(path.join(stackDirectory, name)))
+      .map((name) => [readPid(name), name] as const),
+  );
+  const stopStarted = Date.now();
   // SIGINT to run.sh alone, as Ctrl-C would (the terminal would also signal its children; run.sh must not rely on that).
   child.kill("SIGINT");
   const stopped = await Promise.race([exited(child).then(() => true), new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 20_000))]);
   await new Promise((resolve) => setTimeout(resolve, 300));
-  const survivors = pids.filter(processIsAlive);
-  check(stopped && survivors.length === 0, `SIGINT stops ./run.sh stack with nginx and both instances (${survivors.length} left running)`);
+  const survivors = [...pids.keys()].filter(processIsAlive);
+  check(
+    stopped && survivors.length === 0,
+    `SIGINT stops ./run.sh stack with nginx, both instances, PostgreSQL and Redis (${stopped ? `in ${((Date.now() - stopStarted) / 1000).toFixed(1)} s` : "not within 20 s"}; left running: ${survivors.map((pid) => pids.get(pid)).join(", ") || "none"})`,
+  );
   for (const pid of survivors) process.kill(pid, "SIGKILL");
   if (!stopped) process.kill(-child.pid, "SIGKILL");
 }
 
-async function removeRunData(): Promise<void> {
-  const admin = postgres(adminUrl, { max: 1, onnotice: () => undefined });
-  try {
-    await admin`drop database if exists ${admin(runName)} with (force)`;
-    for (const role of [`${runName}_app`, `${runName}_owner`]) await admin`drop role if exists ${admin(role)}`;
-  } finally {
-    await admin.end();
-  }
-  const redis = new Redis("redis://127.0.0.1:6379", { lazyConnect: true, maxRetriesPerRequest: 1 });
-  try {
-    await redis.connect();
-    let cursor = "0";
-    do {
-      const [next, keys] = await redis.scan(cursor, "MATCH", `${rateLimitPrefix}*`, "COUNT", 500);
-      cursor = next;
-      if (keys.length > 0) await redis.del(...keys);
-    } while (cursor !== "0");
-  } finally {
-    redis.disconnect();
-  }
+function removeRunData(): void {
+  // The cluster, Redis's folder, the token and the certificates all live in the temporary folder; the stack
+  // stopped its PostgreSQL and Redis, or stopStack killed what was left.
   fs.rmSync(temporaryRoot, { recursive: true, force: true });
 }
 
@@ -472,13 +624,16 @@ async function main(): Promise<void> {
     await stack.ready;
     log(`stack ready in ${Math.round((Date.now() - started) / 1000)} s at ${publicOrigin} (instances on ${instancePorts.join(", ")})`);
     ca = fs.readFileSync(path.join(dataDirectory, "tls", "cert.pem"));
+    internalCa = fs.readFileSync(certificateAuthorityPath);
     const people = (JSON.parse(fs.readFileSync(path.join(stackDirectory, "demo-credentials.json"), "utf8")) as { signIns: Person[] }).signIns;
     const person = (email: string): Person => {
       const found = people.find((candidate) => candidate.email === email);
       if (!found) throw new Error(`${email} is not among the demo sign-ins`);
       return found;
     };
-    sql = postgres(databaseUrl, { max: 2, onnotice: () => undefined });
+    // As the owner role (it may read every table and pg_stat_activity's rows of the runtime role's sessions
+    // need pg_read_all_stats or the same role, so that query goes through the superuser below).
+    sql = connectPostgres(stackDatabaseUrl(`${runName}_owner`, "owner-password", runName), { max: 2 });
     const database = sql;
     const countTransfers = async (): Promise<number> => Number((await database<{ count: string }[]>`select count(*)::text as count from transfers`)[0]?.count);
 
@@ -489,6 +644,13 @@ async function main(): Promise<void> {
     await checkFirewall(alice, countTransfers);
     await checkAdminNetworks();
     await checkTls();
+    const superuser = connectPostgres(stackDatabaseUrl("postgres", "postgres-password", "postgres"), { max: 1 });
+    try {
+      await checkEveryHopEncrypted(superuser);
+    } finally {
+      await superuser.end({ timeout: 5 });
+    }
+    await checkMetrics();
     await checkInstanceKilledUnderLoad(database, alice);
   } catch (error) {
     failures.push(error instanceof Error ? (error.stack ?? error.message) : String(error));
@@ -497,7 +659,7 @@ async function main(): Promise<void> {
     await sql?.end({ timeout: 5 });
     await stopStack(stack.child);
     if (failures.length > 0) process.stdout.write(`\n./run.sh stack output (last lines):\n${stack.output().slice(-2000)}\n`);
-    await removeRunData();
+    removeRunData();
     log(`finished in ${Math.round((Date.now() - started) / 1000)} s`);
   }
 }
