@@ -255,19 +255,35 @@ function finalise(raw: z.infer<typeof rawSchema>) {
 }
 
 /**
+ * Whether a URL's host is this machine's loopback interface. Traffic to it never reaches a network, so TLS
+ * there would protect nothing that the machine's own root could not read anyway (a local connection pooler
+ * or a sidecar on loopback is a normal production layout); every other host needs TLS in production.
+ */
+function isLoopbackHost(hostname: string): boolean {
+  const host = hostname.replace(/^\[|\]$/g, "").toLowerCase();
+  return host === "localhost" || host === "::1" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+}
+
+function smtpInsistsOnTls(smtpUrl: string): boolean {
+  const url = new URL(smtpUrl);
+  return url.protocol === "smtps:" || url.searchParams.get("requireTLS") === "true" || isLoopbackHost(url.hostname);
+}
+
+/**
  * In production every PostgreSQL URL the app is given must ask for TLS with the server's certificate and name
- * verified (sslmode=verify-full). Weaker modes either fall back to plaintext (prefer, allow) or encrypt to
- * whoever answers (require), which protects nothing against someone able to intercept the connection.
+ * verified (sslmode=verify-full), unless the database is on the loopback interface. Weaker modes either fall
+ * back to plaintext (prefer, allow) or encrypt to whoever answers (require), which protects nothing against
+ * someone able to intercept the connection.
  */
 function productionDatabaseTlsProblems(raw: z.infer<typeof rawSchema>): string[] {
   const problems: string[] = [];
   const urls = { DATABASE_URL: raw.DATABASE_URL, MIGRATION_DATABASE_URL: raw.MIGRATION_DATABASE_URL };
   for (const [name, value] of Object.entries(urls)) {
     if (value === undefined) continue;
-    const mode = new URL(value).searchParams.get("sslmode");
-    if (mode !== "verify-full") {
+    const url = new URL(value);
+    if (url.searchParams.get("sslmode") !== "verify-full" && !isLoopbackHost(url.hostname)) {
       problems.push(
-        `${name} must ask for verified TLS in production: add ?sslmode=verify-full (and sslrootcert=<CA file> for a private CA)`,
+        `${name} must ask for verified TLS in production: add ?sslmode=verify-full (and sslrootcert=<CA file> for a private CA), unless the database is on this host's loopback`,
       );
     }
   }
@@ -308,14 +324,19 @@ export function parseEnvironment(source: Record<string, string | undefined>): En
     // plaintext, and the peer's certificate is checked, so that a machine on the path cannot pose as the
     // database or Redis.
     problems.push(...productionDatabaseTlsProblems(raw));
-    if (raw.REDIS_URL && !raw.REDIS_URL.startsWith("rediss://")) {
-      problems.push("REDIS_URL must be a rediss:// (TLS) URL in production");
+    if (raw.REDIS_URL && !raw.REDIS_URL.startsWith("rediss://") && !isLoopbackHost(new URL(raw.REDIS_URL).hostname)) {
+      problems.push("REDIS_URL must be a rediss:// (TLS) URL in production (unless Redis is on this host's loopback)");
     }
     if (raw.KEY_PROVIDER !== "pkcs11") {
       problems.push("KEY_PROVIDER=pkcs11 is required in production (the local keyring is for local use only)");
     }
     if (!raw.APP_ORIGIN.startsWith("https://")) problems.push("APP_ORIGIN must be an https:// origin in production");
     if (!raw.SMTP_URL) problems.push("SMTP_URL is required in production (verification and reset links are sent by email)");
+    // Verification and reset links are credentials in transit: opportunistic STARTTLS would let someone on the
+    // path strip the upgrade and read them.
+    if (raw.SMTP_URL && !smtpInsistsOnTls(raw.SMTP_URL)) {
+      problems.push("SMTP_URL must be smtps:// or smtp:// with ?requireTLS=true in production (unless the relay is on this host's loopback)");
+    }
   }
   problems.push(...databaseRoleSettingsProblems(raw));
   if (raw.REDIS_TLS_CA_FILE && !raw.REDIS_URL?.startsWith("rediss://")) {

@@ -90,9 +90,23 @@ describe("parseEnvironment", () => {
     }
   });
 
+  it("accepts plaintext to the loopback interface in production, where no network is crossed", () => {
+    for (const host of ["127.0.0.1", "127.0.0.53", "localhost", "[::1]"]) {
+      const environment = parseEnvironment({
+        ...productionServices,
+        DATABASE_URL: `postgres://bank_app@${host}:6432/bank`,
+        REDIS_URL: `redis://${host}:6379`,
+      });
+      expect(environment.isStrictProduction).toBe(true);
+    }
+    // A name that merely begins like a loopback address is another host.
+    expect(configurationErrorFor({ ...productionServices, REDIS_URL: "redis://127.0.0.1.example:6379" }).problems).toHaveLength(1);
+    expect(configurationErrorFor({ ...productionServices, DATABASE_URL: "postgres://bank_app@localhost.example/bank" }).problems).toHaveLength(1);
+  });
+
   it("refuses a plaintext redis:// URL in production but accepts it for local use", () => {
     expect(configurationErrorFor({ ...productionServices, REDIS_URL: "redis://cache.internal:6379" }).problems).toEqual([
-      "REDIS_URL must be a rediss:// (TLS) URL in production",
+      "REDIS_URL must be a rediss:// (TLS) URL in production (unless Redis is on this host's loopback)",
     ]);
     expect(parseEnvironment({ AUTH_SECRET: authSecret, REDIS_URL: "redis://127.0.0.1:6379" }).redisUrl).toBe("redis://127.0.0.1:6379");
   });
@@ -102,6 +116,14 @@ describe("parseEnvironment", () => {
       configurationErrorFor({ AUTH_SECRET: authSecret, REDIS_URL: "redis://127.0.0.1:6379", REDIS_TLS_CA_FILE: "/ca.pem" }).problems,
     ).toEqual(["REDIS_TLS_CA_FILE is set but REDIS_URL is not a rediss:// (TLS) URL"]);
     expect(parseEnvironment({ ...productionServices, REDIS_TLS_CA_FILE: "/ca.pem" }).redisTlsCertificateAuthorityFile).toBe("/ca.pem");
+  });
+
+  it("refuses opportunistic STARTTLS to a mail relay on the network in production", () => {
+    expect(configurationErrorFor({ ...productionServices, SMTP_URL: "smtp://mail.internal:587" }).problems).toEqual([
+      "SMTP_URL must be smtps:// or smtp:// with ?requireTLS=true in production (unless the relay is on this host's loopback)",
+    ]);
+    expect(parseEnvironment({ ...productionServices, SMTP_URL: "smtp://mail.internal:587?requireTLS=true" }).mail.smtpUrl).toContain("requireTLS");
+    expect(parseEnvironment({ ...productionServices, SMTP_URL: "smtp://127.0.0.1:25" }).isStrictProduction).toBe(true);
   });
 
   it("names SMTP_URL when strict production has no mail server", () => {
