@@ -191,6 +191,9 @@ describe("docker/compose.yaml", () => {
         expect(redis.password).toBe(values.redis_password);
         expect(configuration.redisTlsCertificateAuthorityFile).toBe(`${secrets}/internal_ca`);
         expect(configuration.appOrigin.startsWith("https://")).toBe(true);
+        // Metrics on a port of their own on every interface of the container (see the networks test).
+        expect(configuration.metrics.port).toBeGreaterThan(0);
+        expect(configuration.metrics.host).toBe("0.0.0.0");
       }
       const migration = parseEnvironment(resolve("migrate"));
       const owner = new URL(migration.databaseRoles.migrationDatabaseUrl ?? "");
@@ -453,6 +456,20 @@ describe("TLS to PostgreSQL and Redis in docker/compose.yaml", () => {
     expect(kind).toBe("CMD-SHELL");
     expect(healthCommand).toMatch(/^redis-cli --tls /);
     mountedSecretAt("redis", /--cacert (\S+)/.exec(healthCommand)?.[1]);
+  });
+
+  it("serves metrics on a port of their own that is neither published nor proxied", () => {
+    for (const instance of ["app-1", "app-2"]) {
+      const environment = environmentOf(instance);
+      expect(Number(environment.METRICS_PORT)).toBeGreaterThan(0);
+      expect([environment.PORT, environment.HTTP_PORT]).not.toContain(environment.METRICS_PORT);
+      expect(service(instance).ports).toBeUndefined();
+      expect(service(instance).expose).toBeUndefined();
+    }
+    const metricsPort = environmentOf("app-1").METRICS_PORT ?? "";
+    expect((environmentOf("nginx").APP_UPSTREAMS ?? "").split(",").map((upstream) => upstream.split(":")[1])).not.toContain(metricsPort);
+    const published = Object.keys(services).flatMap((name) => stringsAt(service(name).ports).map(interpolateDefaults));
+    for (const mapping of published) expect(mapping.split(":")).not.toContain(metricsPort);
   });
 
   it("has generate.sh issue PostgreSQL and Redis certificates that the internal CA verifies, for the names clients use", () => {
