@@ -77,8 +77,9 @@ redis_acl() {
 write_once redis_acl redis_acl
 
 # TLS: one private CA for this deployment. It signs the front certificate (so a reader can trust ca.pem in a
-# browser for the local demo) and the app instances' certificate, which nginx checks (NGINX_UPSTREAM_CA and
-# NGINX_UPSTREAM_TLS_NAME in compose.yaml).
+# browser for the local demo), the app instances' certificate, which nginx checks (NGINX_UPSTREAM_CA and
+# NGINX_UPSTREAM_TLS_NAME in compose.yaml), and the certificates of PostgreSQL and Redis, which the app checks
+# (sslmode=verify-full with sslrootcert, and REDIS_TLS_CA_FILE, both pointing at the internal_ca secret).
 if [ ! -e ca.pem ]; then
   ( umask 077; openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out ca.key 2>/dev/null )
   openssl req -x509 -new -key ca.key -sha256 -days 1825 -subj "/CN=Bank deployment CA" \
@@ -91,6 +92,12 @@ fi
 issue_certificate() { # certificate file, key file, subject CN, subjectAltName
   local certificate="$1" key="$2" common_name="$3" names="$4"
   [ -e "$certificate" ] && [ -e "$key" ] && return 0
+  # The CA's key may have been moved offline once the first certificates existed (README.md); say so instead of
+  # letting openssl fail with a message about a missing file.
+  if [ ! -e ca.key ]; then
+    echo "generate.sh: ca.key is needed to issue $certificate; put it back here for this run" >&2
+    exit 2
+  fi
   openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$key" 2>/dev/null
   chmod 0644 "$key"
   openssl req -new -key "$key" -subj "/CN=${common_name}" -out "$certificate.csr" 2>/dev/null
@@ -109,6 +116,13 @@ issue_certificate() { # certificate file, key file, subject CN, subjectAltName
 issue_certificate tls_cert.pem tls_key.pem "$hostname" "DNS:${hostname}"
 issue_certificate app_tls_cert.pem app_tls_key.pem app.bank.internal \
   "DNS:app.bank.internal,DNS:app-1,DNS:app-2,DNS:localhost,IP:127.0.0.1"
+# The database and Redis, each under its compose service name, which is the host name in the app's URLs and so
+# the name the app checks against the certificate (sslmode=verify-full for PostgreSQL; ioredis checks the name
+# by default). Their keys are 0644 like every other file here, for the reason at the top. Redis reads its key
+# as it is. PostgreSQL refuses a key file that group or others may read (unless root owns it with mode 0640 or
+# less), so the postgres service copies it to a private 0600 file before the server starts (compose.yaml).
+issue_certificate postgres_tls_cert.pem postgres_tls_key.pem postgres "DNS:postgres"
+issue_certificate redis_tls_cert.pem redis_tls_key.pem redis "DNS:redis"
 
 if [ ${#created[@]} -eq 0 ]; then
   echo "generate.sh: every secret exists already in $directory; nothing changed"

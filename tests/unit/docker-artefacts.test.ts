@@ -183,13 +183,23 @@ describe("docker/compose.yaml", () => {
         const database = new URL(configuration.databaseUrl ?? "");
         expect(database.username).toBe(configuration.databaseRoles.runtimeRole);
         expect(database.password).toBe(values.db_runtime_password);
-        expect(new URL(configuration.redisUrl ?? "").password).toBe(values.redis_password);
+        // The password goes in before the @; the query string after the path (TLS settings) arrives intact.
+        expect(database.searchParams.get("sslmode")).toBe("verify-full");
+        expect(database.searchParams.get("sslrootcert")).toBe(`${secrets}/internal_ca`);
+        const redis = new URL(configuration.redisUrl ?? "");
+        expect(redis.protocol).toBe("rediss:");
+        expect(redis.password).toBe(values.redis_password);
+        expect(configuration.redisTlsCertificateAuthorityFile).toBe(`${secrets}/internal_ca`);
         expect(configuration.appOrigin.startsWith("https://")).toBe(true);
+        // Metrics on a port of their own on every interface of the container (see the networks test).
+        expect(configuration.metrics.port).toBeGreaterThan(0);
+        expect(configuration.metrics.host).toBe("0.0.0.0");
       }
       const migration = parseEnvironment(resolve("migrate"));
       const owner = new URL(migration.databaseRoles.migrationDatabaseUrl ?? "");
       expect(owner.username).toBe(migration.databaseRoles.ownerRole);
       expect(owner.password).toBe(values.db_owner_password);
+      expect(owner.searchParams.get("sslmode")).toBe("verify-full");
       expect(migration.databaseRoles.ownerRole).not.toBe(migration.databaseRoles.runtimeRole);
 
       const roles = environmentOf("db-roles");
@@ -212,6 +222,18 @@ describe("docker/compose.yaml", () => {
           encoding: "utf8",
         }).status;
       expect(run({ DATABASE_URL: "postgres://bank_app@db/bank", DATABASE_URL_PASSWORD_FILE: path.join(secrets, "good") })).toBe(0);
+      // A query string (the TLS settings) stays exactly as written, after the password that goes in before the @.
+      const withQuery = spawnSync("sh", [path.join(root, "docker/app/entrypoint.sh"), "sh", "-c", 'printf %s "$DATABASE_URL"'], {
+        env: containerEnvironment({
+          DATABASE_URL: "postgres://bank_app@db:5432/bank?sslmode=verify-full&sslrootcert=/run/secrets/internal_ca",
+          DATABASE_URL_PASSWORD_FILE: path.join(secrets, "good"),
+        }),
+        encoding: "utf8",
+      });
+      expect(withQuery.status, withQuery.stderr).toBe(0);
+      expect(withQuery.stdout).toBe(
+        `postgres://bank_app:${"g".repeat(32)}@db:5432/bank?sslmode=verify-full&sslrootcert=/run/secrets/internal_ca`,
+      );
       expect(run({ DATABASE_URL: "postgres://bank_app:old@db/bank", DATABASE_URL_PASSWORD_FILE: path.join(secrets, "good") })).toBe(64);
       expect(run({ DATABASE_URL: "postgres://bank_app@db/bank", DATABASE_URL_PASSWORD_FILE: path.join(secrets, "bad") })).toBe(64);
       expect(run({ AUTH_SECRET: "x".repeat(40), AUTH_SECRET_FILE: path.join(secrets, "good") })).toBe(64);
@@ -288,10 +310,219 @@ describe("docker/compose.yaml", () => {
     for (const name of Object.keys(services)) {
       const mounted = stringsAt(service(name).secrets);
       for (const secret of mounted) expect(Object.keys(declared), `${name} mounts ${secret}`).toContain(secret);
-      for (const value of Object.values(environmentOf(name))) {
-        const secret = /^\/run\/secrets\/(.+)$/.exec(value)?.[1];
-        if (secret) expect(mounted, `${name} names /run/secrets/${secret} without mounting it`).toContain(secret);
+      // Anywhere in the service: a whole value, inside a URL (sslrootcert=), in its command or health check.
+      for (const [, secret] of JSON.stringify(service(name)).matchAll(/\/run\/secrets\/([A-Za-z0-9_.-]+)/g)) {
+        expect(mounted, `${name} names /run/secrets/${secret} without mounting it`).toContain(secret);
       }
+    }
+  });
+});
+
+describe("TLS to PostgreSQL and Redis in docker/compose.yaml", () => {
+  /** The secret a `/run/secrets/NAME` path names, after checking that the service mounts it. */
+  const mountedSecretAt = (serviceName: string, file: string | null | undefined): string => {
+    const secret = /^\/run\/secrets\/([A-Za-z0-9_.-]+)$/.exec(file ?? "")?.[1];
+    expect(secret, `${serviceName}: ${file} is not a /run/secrets path`).toBeDefined();
+    expect(stringsAt(service(serviceName).secrets), `${serviceName} does not mount ${file}`).toContain(secret);
+    return secret ?? "";
+  };
+  /** Every value of an environment variable in any service that is a URL with one of the schemes. */
+  const urlsInEnvironments = (schemes: RegExp) =>
+    Object.keys(services).flatMap((serviceName) =>
+      Object.entries(environmentOf(serviceName))
+        .filter(([, value]) => schemes.test(value))
+        .map(([variable, value]) => ({ serviceName, variable, url: new URL(value) })),
+    );
+  /** `-c name=value` pairs of a postgres command line, and `--name value` pairs of a redis-server one. */
+  const postgresSettings = (command: string[]): Map<string, string> =>
+    new Map(command.flatMap((word, index) => (command[index - 1] === "-c" ? [word.split("=", 2) as [string, string]] : [])));
+  const redisSettings = (command: string[]): Map<string, string> =>
+    new Map(command.flatMap((word, index) => (word.startsWith("--") ? [[word.slice(2), command[index + 1] ?? ""] as [string, string]] : [])));
+  /** libpq's key=value connection string, as pg_isready's --dbname takes it (no quoted values here). */
+  const libpqParameters = (conninfo: string): Map<string, string> =>
+    new Map(conninfo.split(/\s+/).filter(Boolean).map((pair) => pair.split("=", 2) as [string, string]));
+
+  /**
+   * What is wrong with a pg_hba.conf for this deployment: TCP is accepted only over TLS with SCRAM, TCP without
+   * TLS is rejected outright, and the socket is left to peer authentication. A `host` line would accept TCP
+   * with or without TLS, so it is never allowed; GSSAPI encryption is not used, so neither are its types.
+   */
+  function hbaProblems(text: string): string[] {
+    const problems: string[] = [];
+    const rules = text
+      .split("\n")
+      .map((line) => line.replace(/#.*/, "").trim())
+      .filter(Boolean)
+      .map((line) => line.split(/\s+/));
+    for (const rule of rules) {
+      const [type = ""] = rule;
+      const method = type === "local" ? rule[3] : rule[4];
+      if (type === "local" && method !== "peer") problems.push(`local must use peer: ${rule.join(" ")}`);
+      else if (type === "hostssl" && method !== "scram-sha-256") problems.push(`hostssl must use scram-sha-256: ${rule.join(" ")}`);
+      else if (type === "hostnossl" && method !== "reject") problems.push(`hostnossl may only reject: ${rule.join(" ")}`);
+      else if (!["local", "hostssl", "hostnossl"].includes(type)) problems.push(`${type} lines are not allowed: ${rule.join(" ")}`);
+    }
+    // Explicit, although TCP without TLS matches no other line: a client asking for sslmode=disable is then
+    // told that pg_hba.conf rejects it, and a `host` line added later further down could not accept it.
+    if (!rules.some((rule) => rule.join(" ") === "hostnossl all all all reject")) problems.push("no hostnossl all all all reject line");
+    if (!rules.some((rule) => rule[0] === "hostssl")) problems.push("no hostssl line: nothing could connect over TCP");
+    return problems;
+  }
+
+  it("asks for verified TLS in every PostgreSQL URL, against a CA the service mounts and for the host it names", () => {
+    const urls = urlsInEnvironments(/^postgres(ql)?:\/\//);
+    expect(new Set(urls.map(({ variable }) => variable))).toEqual(new Set(["DATABASE_URL", "MIGRATION_DATABASE_URL", "DATABASE_ADMIN_URL"]));
+    for (const { serviceName, variable, url } of urls) {
+      const where = `${serviceName}: ${variable}`;
+      expect(url.searchParams.get("sslmode"), where).toBe("verify-full");
+      expect(mountedSecretAt(serviceName, url.searchParams.get("sslrootcert")), where).toBe("internal_ca");
+      // The name in the URL is the one in the server's certificate (checked against generate.sh's output below).
+      expect(url.hostname, where).toBe("postgres");
+    }
+    // The health check connects like a client, over TLS with the same checks.
+    const test = stringsAt(objectAt(service("postgres").healthcheck, "healthcheck").test);
+    const conninfo = libpqParameters(test.find((word) => word.startsWith("--dbname="))?.slice("--dbname=".length) ?? "");
+    expect(test[1]).toBe("pg_isready");
+    expect(conninfo.get("sslmode")).toBe("verify-full");
+    expect(conninfo.get("host")).toBe("postgres");
+    mountedSecretAt("postgres", conninfo.get("sslrootcert"));
+  });
+
+  it("connects to Redis only over rediss://, against a CA the service mounts and for the host it names", () => {
+    const urls = urlsInEnvironments(/^rediss?:\/\//);
+    expect(urls.map(({ serviceName }) => serviceName).sort()).toEqual(["app-1", "app-2", "migrate"]);
+    const tlsPort = redisSettings(stringsAt(service("redis").command)).get("tls-port");
+    for (const { serviceName, variable, url } of urls) {
+      const where = `${serviceName}: ${variable}`;
+      expect(url.protocol, where).toBe("rediss:");
+      expect(url.hostname, where).toBe("redis");
+      expect(url.port, where).toBe(tlsPort);
+      expect(mountedSecretAt(serviceName, environmentOf(serviceName).REDIS_TLS_CA_FILE), where).toBe("internal_ca");
+    }
+  });
+
+  it("runs PostgreSQL with TLS on, from TLS 1.2, with a pg_hba.conf that refuses TCP without TLS", () => {
+    const postgres = service("postgres");
+    const command = stringsAt(postgres.command);
+    // The image's entrypoint initialises the volume only when the command is `postgres`.
+    expect(command[0]).toBe("postgres");
+    const settings = postgresSettings(command);
+    expect(settings.get("ssl")).toBe("on");
+    expect(["TLSv1.2", "TLSv1.3"]).toContain(settings.get("ssl_min_protocol_version"));
+    expect(mountedSecretAt("postgres", settings.get("ssl_cert_file"))).toBe("postgres_tls_cert");
+
+    // The key: the mounted secret (0644, which PostgreSQL refuses) copied to a 0600 file owned by postgres,
+    // outside the data volume, before the image's own entrypoint starts.
+    const keyFile = settings.get("ssl_key_file") ?? "";
+    expect(keyFile.startsWith("/run/secrets/")).toBe(false);
+    expect(keyFile.startsWith("/var/lib/postgresql/")).toBe(false);
+    const [shell, flag, script = "", ...rest] = stringsAt(postgres.entrypoint);
+    expect([shell, flag, rest.length]).toEqual(["sh", "-c", 1]);
+    const copy = script
+      .split("\n")
+      .map((line) => line.trim().split(/\s+/))
+      .find((words) => words.join(" ").startsWith("install -m 0600 -o postgres -g postgres ") && words.at(-1) === keyFile);
+    expect(copy, "the entrypoint copies the key to ssl_key_file with mode 0600").toBeDefined();
+    expect(copy?.length).toBe(9);
+    expect(mountedSecretAt("postgres", copy?.[7])).toBe("postgres_tls_key");
+    expect(script).toMatch(/^set -eu$/m);
+    // Compose turns $$ into $: the image's entrypoint receives the command's words as they are.
+    expect(script.trim().split("\n").at(-1)).toBe('exec docker-entrypoint.sh "$$@"');
+
+    // pg_hba.conf: the file in docker/postgres, mounted read-only where hba_file points.
+    const hbaMount = stringsAt(postgres.volumes).find((volume) => volume.split(":")[1] === settings.get("hba_file"));
+    expect(hbaMount).toBe(`./postgres/pg_hba.conf:${settings.get("hba_file")}:ro`);
+    const hba = read("docker/postgres/pg_hba.conf");
+    expect(hbaProblems(hba)).toEqual([]);
+    // The check notices the lines that would let plaintext through.
+    expect(hbaProblems(`${hba}\nhost all all all scram-sha-256\n`)).toHaveLength(1);
+    expect(hbaProblems(hba.replace(/^hostnossl.*$/m, "hostnossl all all all scram-sha-256"))).toHaveLength(2);
+    expect(hbaProblems(hba.replace(/^hostssl(.*)scram-sha-256$/m, "hostssl$1trust"))).toHaveLength(1);
+  });
+
+  it("runs Redis with a TLS port only, from TLS 1.2, and checks its health over TLS", () => {
+    const command = stringsAt(service("redis").command);
+    const settings = redisSettings(command);
+    expect(settings.get("port")).toBe("0");
+    expect(Number(settings.get("tls-port"))).toBeGreaterThan(0);
+    expect(mountedSecretAt("redis", settings.get("tls-cert-file"))).toBe("redis_tls_cert");
+    expect(mountedSecretAt("redis", settings.get("tls-key-file"))).toBe("redis_tls_key");
+    expect((settings.get("tls-protocols") ?? "").split(" ").sort()).toEqual(["TLSv1.2", "TLSv1.3"]);
+    // Clients prove themselves with the ACL password; the decision is explained in compose.yaml.
+    expect(settings.get("tls-auth-clients")).toBe("no");
+    expect(settings.get("aclfile")).toBe("/run/secrets/redis_acl");
+
+    const [kind, healthCommand = ""] = stringsAt(objectAt(service("redis").healthcheck, "healthcheck").test);
+    expect(kind).toBe("CMD-SHELL");
+    expect(healthCommand).toMatch(/^redis-cli --tls /);
+    mountedSecretAt("redis", /--cacert (\S+)/.exec(healthCommand)?.[1]);
+  });
+
+  it("serves metrics on a port of their own that is neither published nor proxied", () => {
+    for (const instance of ["app-1", "app-2"]) {
+      const environment = environmentOf(instance);
+      expect(Number(environment.METRICS_PORT)).toBeGreaterThan(0);
+      expect([environment.PORT, environment.HTTP_PORT]).not.toContain(environment.METRICS_PORT);
+      expect(service(instance).ports).toBeUndefined();
+      expect(service(instance).expose).toBeUndefined();
+    }
+    const metricsPort = environmentOf("app-1").METRICS_PORT ?? "";
+    expect((environmentOf("nginx").APP_UPSTREAMS ?? "").split(",").map((upstream) => upstream.split(":")[1])).not.toContain(metricsPort);
+    const published = Object.keys(services).flatMap((name) => stringsAt(service(name).ports).map(interpolateDefaults));
+    for (const mapping of published) expect(mapping.split(":")).not.toContain(metricsPort);
+  });
+
+  it("has generate.sh issue PostgreSQL and Redis certificates that the internal CA verifies, for the names clients use", () => {
+    const scratch = fs.mkdtempSync(path.join(os.tmpdir(), "bank-generate-"));
+    try {
+      const generate = (directory: string) =>
+        spawnSync("bash", [path.join(root, "docker/secrets/generate.sh"), directory], {
+          env: containerEnvironment({ SMTP_URL: "smtps://relay:secret@smtp.example:465" }),
+          encoding: "utf8",
+        });
+      const first = generate(path.join(scratch, "secrets"));
+      expect(first.status, first.stderr).toBe(0);
+      const openssl = (...words: string[]) => spawnSync("openssl", words, { encoding: "utf8" });
+      const declared = objectAt(compose.secrets, "secrets");
+      const generatedFile = (secret: string): string => {
+        const file = objectAt(declared[secret], `secret ${secret}`).file;
+        if (typeof file !== "string") throw new Error(`secret ${secret} needs a file`);
+        return path.join(scratch, "secrets", path.basename(file));
+      };
+      const certificateAuthority = generatedFile("internal_ca");
+
+      for (const [server, certificateSecret, keySecret] of [
+        ["postgres", "postgres_tls_cert", "postgres_tls_key"],
+        ["redis", "redis_tls_cert", "redis_tls_key"],
+      ] as const) {
+        const certificate = generatedFile(certificateSecret);
+        const verified = openssl("verify", "-CAfile", certificateAuthority, "-purpose", "sslserver", certificate);
+        expect(verified.status, verified.stderr).toBe(0);
+        expect(verified.stdout.trim()).toBe(`${certificate}: OK`);
+        // The only name in the certificate is the compose service's, the host in every client's URL.
+        const names = openssl("x509", "-in", certificate, "-noout", "-ext", "subjectAltName");
+        expect(names.stdout.split("\n").slice(1).join("").trim()).toBe(`DNS:${server}`);
+        // The key is the certificate's.
+        const publicKeyOfCertificate = openssl("x509", "-in", certificate, "-noout", "-pubkey").stdout;
+        expect(publicKeyOfCertificate).toContain("PUBLIC KEY");
+        expect(openssl("pkey", "-in", generatedFile(keySecret), "-pubout").stdout).toBe(publicKeyOfCertificate);
+        // 0644 like every mounted file (see generate.sh); the postgres service makes its own 0600 copy of the key.
+        expect(fs.statSync(generatedFile(keySecret)).mode & 0o777).toBe(0o644);
+      }
+      expect(fs.statSync(path.join(scratch, "secrets", "ca.key")).mode & 0o777).toBe(0o600);
+
+      // Another deployment's CA does not vouch for these certificates.
+      const other = generate(path.join(scratch, "other"));
+      expect(other.status, other.stderr).toBe(0);
+      const crossVerified = openssl("verify", "-CAfile", path.join(scratch, "other", "ca.pem"), generatedFile("postgres_tls_cert"));
+      expect(crossVerified.status).not.toBe(0);
+
+      // Run again, it leaves everything as it is.
+      const again = generate(path.join(scratch, "secrets"));
+      expect(again.status, again.stderr).toBe(0);
+      expect(again.stdout).toContain("nothing changed");
+    } finally {
+      fs.rmSync(scratch, { recursive: true, force: true });
     }
   });
 });
