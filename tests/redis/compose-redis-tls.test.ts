@@ -12,6 +12,7 @@ import os from "node:os";
 import path from "node:path";
 import Redis from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { freePort } from "../helpers/free-port";
 import { parse as parseYaml } from "yaml";
 
 const root = path.resolve(import.meta.dirname, "..", "..");
@@ -38,17 +39,6 @@ const secretFile = (secret: string): string => mapSecretPaths(`/run/secrets/${se
 let server: ChildProcess | undefined;
 let port = 0;
 let serverOutput = "";
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = net.createServer();
-    probe.once("error", reject);
-    probe.listen(0, "127.0.0.1", () => {
-      const address = probe.address();
-      probe.close(() => (typeof address === "object" && address ? resolve(address.port) : reject(new Error("no port"))));
-    });
-  });
-}
 
 /** A client that checks the server as the app's rate limiter does: this CA only, and the name `redis`. */
 function clientLikeTheApp(options: { servername?: string; certificateAuthority?: string } = {}): Redis {

@@ -11,6 +11,7 @@ import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { freePort } from "../helpers/free-port";
 import { parseEnvironment } from "@/lib/env-schema";
 import { consumeRateLimit } from "@/lib/security/rate-limit";
 import { rateLimitRedisClient, untilReady } from "@/lib/security/rate-limit/redis-limiter";
@@ -39,17 +40,6 @@ function makeAuthority(name: string): void {
   openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "1", "-subj", `/CN=${name}`,
     "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign",
     "-keyout", path.join(folder, `${name}-key.pem`), "-out", path.join(folder, `${name}.pem`));
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = net.createServer();
-    probe.once("error", reject);
-    probe.listen(0, "127.0.0.1", () => {
-      const address = probe.address();
-      probe.close(() => (typeof address === "object" && address ? resolve(address.port) : reject(new Error("no port"))));
-    });
-  });
 }
 
 beforeAll(async () => {
