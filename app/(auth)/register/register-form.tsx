@@ -5,11 +5,10 @@ import { startTransition, useActionState, useRef } from "react";
 import { useForm, useWatch } from "react-hook-form";
 import { describedBy, FieldErrorList, fieldMessages } from "@/app/components/field-errors";
 import { useHydrated } from "@/app/components/use-hydrated";
-import { PasswordRules } from "@/app/components/password-rules";
-import { PasswordStrengthMeter } from "@/app/components/password-strength-meter";
+import { NewPasswordFields } from "@/app/components/new-password-fields";
 import { usePasswordCheck } from "@/app/components/use-password-check";
 import type { ActionResult } from "@/lib/action";
-import { maximumEmailLength, maximumPasswordLength } from "@/lib/validation/fields";
+import { maximumEmailLength } from "@/lib/validation/fields";
 import {
   maximumLegalNameLength,
   type RegistrationFormValues,
@@ -136,36 +135,14 @@ export function RegisterForm<Result>({ registerAction }: RegisterFormProps<Resul
             </span>
             <FieldErrorList id="dateOfBirth-errors" messages={messages.dateOfBirth} />
           </div>
-          <div className="field">
-            <label htmlFor="password">Password</label>
-            <input
-              id="password"
-              type="password"
-              autoComplete="new-password"
-              required
-              maxLength={maximumPasswordLength}
-              aria-invalid={messages.password.length > 0}
-              aria-describedby={describedBy(["password-rules", "password-strength"], "password-errors", messages.password)}
-              {...register("password")}
-            />
-            <PasswordRules id="password-rules" state={passwordCheck} />
-            <PasswordStrengthMeter id="password-strength" state={passwordCheck} />
-            <FieldErrorList id="password-errors" messages={messages.password} />
-          </div>
-          <div className="field">
-            <label htmlFor="passwordConfirmation">Confirm password</label>
-            <input
-              id="passwordConfirmation"
-              type="password"
-              autoComplete="new-password"
-              required
-              maxLength={maximumPasswordLength}
-              aria-invalid={messages.passwordConfirmation.length > 0}
-              aria-describedby={describedBy([], "passwordConfirmation-errors", messages.passwordConfirmation)}
-              {...register("passwordConfirmation")}
-            />
-            <FieldErrorList id="passwordConfirmation-errors" messages={messages.passwordConfirmation} />
-          </div>
+          <NewPasswordFields
+            passwordLabel="Password"
+            confirmationLabel="Confirm password"
+            passwordField={register("password")}
+            confirmationField={register("passwordConfirmation")}
+            passwordCheck={passwordCheck}
+            messages={messages}
+          />
           <div className="field field-checkbox">
             <input
               id="acceptTerms"

@@ -4,12 +4,10 @@ import { zodResolver } from "@hookform/resolvers/zod";
 import Link from "next/link";
 import { startTransition, useActionState, useMemo, useRef } from "react";
 import { useForm, useWatch } from "react-hook-form";
-import { describedBy, FieldErrorList, fieldMessages } from "@/app/components/field-errors";
-import { PasswordRules } from "@/app/components/password-rules";
-import { PasswordStrengthMeter } from "@/app/components/password-strength-meter";
+import { fieldMessages } from "@/app/components/field-errors";
+import { NewPasswordFields } from "@/app/components/new-password-fields";
 import { usePasswordCheck } from "@/app/components/use-password-check";
 import type { ActionResult } from "@/lib/action";
-import { maximumPasswordLength } from "@/lib/validation/fields";
 import type { PasswordUserInputs } from "@/lib/validation/password-policy";
 import {
   createPasswordResetSchema,
@@ -90,36 +88,14 @@ export function ResetForm<Result>({ resetAction, token, userInputs }: ResetFormP
           ) : null}
           {/* defaultValue puts the token in the server-rendered HTML, so the form also works before scripts run. */}
           <input type="hidden" defaultValue={token} {...register("token")} />
-          <div className="field">
-            <label htmlFor="password">New password</label>
-            <input
-              id="password"
-              type="password"
-              autoComplete="new-password"
-              required
-              maxLength={maximumPasswordLength}
-              aria-invalid={messages.password.length > 0}
-              aria-describedby={describedBy(["password-rules", "password-strength"], "password-errors", messages.password)}
-              {...register("password")}
-            />
-            <PasswordRules id="password-rules" state={passwordCheck} />
-            <PasswordStrengthMeter id="password-strength" state={passwordCheck} />
-            <FieldErrorList id="password-errors" messages={messages.password} />
-          </div>
-          <div className="field">
-            <label htmlFor="passwordConfirmation">Confirm new password</label>
-            <input
-              id="passwordConfirmation"
-              type="password"
-              autoComplete="new-password"
-              required
-              maxLength={maximumPasswordLength}
-              aria-invalid={messages.passwordConfirmation.length > 0}
-              aria-describedby={describedBy([], "passwordConfirmation-errors", messages.passwordConfirmation)}
-              {...register("passwordConfirmation")}
-            />
-            <FieldErrorList id="passwordConfirmation-errors" messages={messages.passwordConfirmation} />
-          </div>
+          <NewPasswordFields
+            passwordLabel="New password"
+            confirmationLabel="Confirm new password"
+            passwordField={register("password")}
+            confirmationField={register("passwordConfirmation")}
+            passwordCheck={passwordCheck}
+            messages={messages}
+          />
           <button className="button" type="submit" disabled={pending}>
             {pending ? "Saving…" : "Set new password"}
           </button>
