@@ -4,6 +4,7 @@ import { measureAuditSealingLag } from "@/lib/audit/audit-sealing-lag";
 import { sealAuditEvents, writeAuditCheckpointIfDue } from "@/lib/audit/seal-audit-events";
 import { env } from "@/lib/env";
 import { logger } from "@/lib/logger";
+import { registerShutdownHook } from "@/lib/shutdown-hooks";
 
 const globalForSealer = globalThis as typeof globalThis & { bankAuditSealer?: NodeJS.Timeout };
 
@@ -19,10 +20,9 @@ export function startAuditSealer(): void {
   if (globalForSealer.bankAuditSealer) return;
   const configuration = env().audit;
   if (configuration.sealIntervalSeconds === 0) return;
-  let running = false;
+  // The run in progress, if any: a new tick does not start another, and shutdown waits for it.
+  let running: Promise<void> | undefined;
   const run = async () => {
-    if (running) return;
-    running = true;
     try {
       const db = database();
       const result = await sealAuditEvents(db, {
@@ -46,10 +46,22 @@ export function startAuditSealer(): void {
       await measureAuditSealingLag(database());
     } catch (error) {
       logger.error({ err: error }, "audit sealer: measuring the sealing lag failed; will retry");
-    } finally {
-      running = false;
     }
   };
-  globalForSealer.bankAuditSealer = setInterval(() => void run(), configuration.sealIntervalSeconds * 1000);
-  globalForSealer.bankAuditSealer.unref();
+  const tick = () => {
+    if (running) return;
+    running = run().finally(() => {
+      running = undefined;
+    });
+  };
+  const timer = setInterval(tick, configuration.sealIntervalSeconds * 1000);
+  timer.unref();
+  globalForSealer.bankAuditSealer = timer;
+  // At shutdown no new run starts, and a batch already being sealed is allowed to finish (the hook is bounded):
+  // its transaction commits or, if the process is cut off first, rolls back whole, so nothing is half-sealed.
+  registerShutdownHook("audit sealer", "stop-background-work", async () => {
+    clearInterval(timer);
+    if (globalForSealer.bankAuditSealer === timer) globalForSealer.bankAuditSealer = undefined;
+    await running;
+  });
 }
