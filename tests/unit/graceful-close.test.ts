@@ -1,4 +1,5 @@
 import http from "node:http";
+import net from "node:net";
 import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { prepareGracefulClose } from "@/lib/http/graceful-close";
@@ -54,7 +55,7 @@ async function startServer(handler: http.RequestListener) {
       outgoing.on("error", reject);
       outgoing.end();
     });
-  return { server, graceful, get, connect };
+  return { server, graceful, port, get, connect };
 }
 
 describe("prepareGracefulClose", () => {
@@ -85,6 +86,49 @@ describe("prepareGracefulClose", () => {
     // Its headers went out before the drain began, so they still say keep-alive; the connection closes anyway.
     expect(await streaming).toEqual({ status: 200, connection: "keep-alive", body: "first part, last part" });
     await drained;
+    expect(Date.now() - started).toBeLessThan(2_000);
+  });
+
+  it("does not cut off a response that has ended but is still being written to a slow reader", async () => {
+    // Node's own closeIdleConnections (which server.close() calls) destroys a connection as soon as its response
+    // has called end(), even while the end of the body is still waiting in the socket's buffer.
+    const bodyBytes = 8 * 1024 * 1024;
+    const { graceful, port, get } = await startServer((request, response) => {
+      response.setHeader("Content-Length", String(bodyBytes));
+      response.end(Buffer.alloc(bodyBytes, 97));
+    });
+    let received = 0;
+    const complete = new Promise<boolean>((resolve) => {
+      const outgoing = http.request({ host: "127.0.0.1", port, path: "/large", agent: false }, (response) => {
+        // Read nothing for a while, so that most of the body stays buffered on the server's side.
+        response.pause();
+        setTimeout(() => response.resume(), 300);
+        response.on("data", (chunk: Buffer) => (received += chunk.length));
+        response.on("end", () => resolve(true));
+        response.on("error", () => resolve(false));
+      });
+      outgoing.on("error", () => resolve(false));
+      outgoing.end();
+    });
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const drained = graceful.drain();
+    // Another response finishing during the drain must not cut the large one off either.
+    await get("/small").catch(() => undefined);
+    expect(await complete).toBe(true);
+    expect(received).toBe(bodyBytes);
+    await drained;
+  });
+
+  it("closes a connection that has not sent a request yet, instead of waiting for it", async () => {
+    const { graceful, port } = await startServer((request, response) => response.end("ok"));
+    const silent = net.connect(port, "127.0.0.1");
+    await new Promise((resolve) => silent.once("connect", resolve));
+    // The server must have accepted it before the drain begins.
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const closedByServer = new Promise((resolve) => silent.once("close", resolve));
+    const started = Date.now();
+    await graceful.drain();
+    await closedByServer;
     expect(Date.now() - started).toBeLessThan(2_000);
   });
 
