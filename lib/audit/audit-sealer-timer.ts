@@ -22,6 +22,10 @@ export function startAuditSealer(): void {
   if (configuration.sealIntervalSeconds === 0) return;
   // The run in progress, if any: a new tick does not start another, and shutdown waits for it.
   let running: Promise<void> | undefined;
+  // Aborted at shutdown. A run that is only waiting for older transactions to end (up to several seconds, and
+  // on a server-wide horizon: see seal-audit-events.ts) gives up at once, having sealed nothing, so that the
+  // shutdown is not held up by other databases' transactions; a run that is sealing finishes.
+  const stopping = new AbortController();
   const run = async () => {
     try {
       const db = database();
@@ -29,7 +33,10 @@ export function startAuditSealer(): void {
         // Waiting longer than a few ticks only delays the next attempt; a transaction that stays open that
         // long is worth a log line.
         waitTimeoutMilliseconds: Math.max(1_000, configuration.sealIntervalSeconds * 5_000),
+        signal: stopping.signal,
       });
+      // The checkpoint and the lag gauge are for the instances that go on running.
+      if (stopping.signal.aborted) return;
       if (result.outcome === "waiting") {
         logger.warn("audit sealer: a long-running transaction is holding back sealing; will retry");
       }
@@ -42,6 +49,7 @@ export function startAuditSealer(): void {
     }
     // Measured after every run, also a failed one (that is when the lag grows), and by every instance, also one
     // whose run found the sealer busy elsewhere: each instance's gauge then shows the same, global lag.
+    if (stopping.signal.aborted) return;
     try {
       await measureAuditSealingLag(database());
     } catch (error) {
@@ -61,6 +69,7 @@ export function startAuditSealer(): void {
   // its transaction commits or, if the process is cut off first, rolls back whole, so nothing is half-sealed.
   registerShutdownHook("audit sealer", "stop-background-work", async () => {
     clearInterval(timer);
+    stopping.abort();
     if (globalForSealer.bankAuditSealer === timer) globalForSealer.bankAuditSealer = undefined;
     await running;
   });
