@@ -316,6 +316,9 @@ run_tests() {
       npx --no-install tsx --conditions=react-server tests/crash/transfer-crash.ts
     run_check "Operational endpoints (metrics port, 404 for /metrics on the public port) [${SECONDS}s]" \
       npx --no-install tsx --conditions=react-server tests/operations/server-endpoints.ts
+    # Needs the Redis that ensure_services started: the rate limiter's Redis client is one of what it must close.
+    run_check "Graceful shutdown (SIGTERM under transfer load: in-flight requests answered, Redis and database closed, exit 0, no transfer lost) [${SECONDS}s]" \
+      npx --no-install tsx --conditions=react-server tests/operations/graceful-shutdown.ts
     log "Security suite (tests/security: attacks on the built app over HTTPS, with real Redis) [${SECONDS}s]"
     PLAYWRIGHT_JSON_OUTPUT_NAME="$results/security.json" npx --no-install playwright test -c playwright.security.config.ts \
       --reporter=list,json || status=1

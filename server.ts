@@ -20,6 +20,8 @@ import { markPrefetchRequest } from "./lib/auth/request-purpose";
 import { requestIdHeaderName, resolveRequestId, runWithRequestId } from "./lib/http/request-id";
 import { createMetricsServer, observeRequestDuration, routeTableFromManifest } from "./lib/metrics/http-metrics";
 import { sanitiseIncomingHeaders } from "./lib/security/internal-headers";
+import { prepareGracefulClose, type GracefulClose } from "./lib/http/graceful-close";
+import { beginShutdown, runShutdownHooks, type ShutdownHookOutcome } from "./lib/shutdown-hooks";
 
 // A stalled client must not hold a connection open indefinitely (slowloris), so headers and the whole request
 // body each get a deadline. Idle keep-alive connections are closed sooner; a load balancer in front should use
@@ -28,7 +30,14 @@ const headersTimeoutMilliseconds = 20_000;
 const requestTimeoutMilliseconds = 60_000;
 const keepAliveTimeoutMilliseconds = 10_000;
 const tlsHandshakeTimeoutMilliseconds = 10_000;
-const shutdownDeadlineMilliseconds = 10_000;
+// Shutdown (SIGTERM, SIGINT) is bounded in two parts: in-flight requests and Next's own background work (after())
+// get the drain deadline, then each stage of the shutdown hooks (lib/shutdown-hooks.ts: stop the timers, then
+// close Redis and the database) gets the hook bound. At most 9.5 + 2 × 2 = 13.5 seconds in all, inside the 15
+// seconds Docker waits before it kills (docker/compose.yaml, stop_grace_period).
+const shutdownDrainDeadlineMilliseconds = 9_000;
+const shutdownAppCloseMinimumMilliseconds = 500;
+const shutdownHookTimeoutMilliseconds = 2_000;
+const shutdownBackstopMilliseconds = 14_000;
 
 // Forwarding headers mean something only when a trusted proxy wrote them. Next fills in any that are missing
 // and believes any that are present (for example X-Forwarded-Host and -Proto when it builds absolute URLs), so
@@ -145,6 +154,92 @@ function listen(server: http.Server, port: number, host: string): Promise<void> 
   });
 }
 
+/**
+ * Waits for `work` at most `milliseconds`; answers whether it finished in time, without failing. A failure is
+ * logged and counts as not finished; work that overruns is left running (the process is about to exit).
+ */
+async function finishesWithin(work: Promise<unknown>, milliseconds: number, description: string): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), milliseconds);
+  });
+  try {
+    return await Promise.race([work.then(() => true), deadline]);
+  } catch (error) {
+    writeLogLine("error", `Shutdown: ${description} failed`, describeError(error));
+    return false;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** One line per resource the shutdown hooks closed (or could not close), named as the resource registered. */
+function logShutdownHookOutcome(outcome: ShutdownHookOutcome): void {
+  const details = { resource: outcome.name, stage: outcome.stage, milliseconds: outcome.durationMilliseconds };
+  if (outcome.outcome === "closed") writeLogLine("info", "Shutdown: closed", details);
+  else if (outcome.outcome === "timed-out") {
+    writeLogLine("warn", "Shutdown: not closed within the bound; exiting without waiting for it", {
+      ...details,
+      boundMilliseconds: shutdownHookTimeoutMilliseconds,
+    });
+  } else writeLogLine("error", "Shutdown: closing failed", { ...details, ...describeError(outcome.error) });
+}
+
+/**
+ * The graceful shutdown: stop accepting, let the requests already accepted finish (bounded), let Next finish
+ * its background work, then run the shutdown hooks (timers first, then Redis and the database). Answers the
+ * exit status: 0 when all of that finished in time; 1 when connections had to be cut or a resource did not
+ * close, so that a supervisor records that this stop lost work or left something open (every case is also
+ * logged). Both are exits: a shutdown never hangs.
+ */
+async function shutDownGracefully(
+  signal: NodeJS.Signals,
+  listeners: readonly GracefulClose[],
+  closeApp: () => Promise<void>,
+): Promise<number> {
+  const started = performance.now();
+  const elapsed = () => Math.round(performance.now() - started);
+  beginShutdown();
+  writeLogLine("info", "Shutting down", { signal });
+  let graceful = true;
+
+  const drained = await finishesWithin(
+    Promise.all(listeners.map((listener) => listener.drain())),
+    shutdownDrainDeadlineMilliseconds,
+    "closing the listeners",
+  );
+  if (drained) {
+    writeLogLine("info", "Shutdown: listeners closed, in-flight requests answered", { milliseconds: elapsed() });
+  } else {
+    graceful = false;
+    writeLogLine("warn", "Connections still open after the shutdown deadline; closing them", {
+      deadlineMilliseconds: shutdownDrainDeadlineMilliseconds,
+    });
+    for (const listener of listeners) listener.closeAllConnections();
+  }
+
+  // Next waits here for work scheduled with after() (email delivery after a request, for example).
+  const appClosed = await finishesWithin(
+    closeApp(),
+    Math.max(shutdownDrainDeadlineMilliseconds - elapsed(), shutdownAppCloseMinimumMilliseconds),
+    "closing Next",
+  );
+  if (!appClosed) {
+    graceful = false;
+    writeLogLine("warn", "Shutdown: Next's background work did not finish in time; going on without it");
+  }
+
+  const outcomes = await runShutdownHooks({
+    hookTimeoutMilliseconds: shutdownHookTimeoutMilliseconds,
+    onOutcome: logShutdownHookOutcome,
+  });
+  if (outcomes.some((outcome) => outcome.outcome !== "closed")) graceful = false;
+
+  const exitCode = graceful ? 0 : 1;
+  writeLogLine(graceful ? "info" : "warn", "Shut down", { graceful, exitCode, milliseconds: elapsed() });
+  return exitCode;
+}
+
 function applyTimeouts(server: http.Server): void {
   server.headersTimeout = headersTimeoutMilliseconds;
   server.requestTimeout = requestTimeoutMilliseconds;
@@ -223,6 +318,7 @@ async function main(): Promise<void> {
     },
   );
   applyTimeouts(httpsServer);
+  const httpsListener = prepareGracefulClose(httpsServer);
 
   const redirectServer = http.createServer((request, response) => {
     // 308 rather than 301 so that a POST stays a POST; the body is empty and the connection is not reused,
@@ -235,6 +331,7 @@ async function main(): Promise<void> {
     response.end();
   });
   applyTimeouts(redirectServer);
+  const redirectListener = prepareGracefulClose(redirectServer);
 
   // Prometheus metrics on a listener of their own (METRICS_PORT, 0 for none), never on the public port.
   const metricsServer =
@@ -242,6 +339,7 @@ async function main(): Promise<void> {
       ? null
       : createMetricsServer((error) => writeLogLine("error", "Could not collect the metrics", describeError(error)));
   if (metricsServer) applyTimeouts(metricsServer);
+  const metricsListener = metricsServer ? prepareGracefulClose(metricsServer) : null;
 
   try {
     await listen(httpsServer, httpsPort, bindAddress);
@@ -261,32 +359,23 @@ async function main(): Promise<void> {
 
   let shuttingDown = false;
   const shutDown = (signal: NodeJS.Signals): void => {
-    // A second signal during shutdown changes nothing; the deadline below already bounds the wait.
+    // A second signal during shutdown changes nothing; the bounds in shutDownGracefully already end it.
     if (shuttingDown) return;
     shuttingDown = true;
-    writeLogLine("info", "Shutting down", { signal });
-    const deadline = setTimeout(() => {
-      writeLogLine("warn", "Connections still open after the shutdown deadline; closing them", {
-        deadlineMilliseconds: shutdownDeadlineMilliseconds,
+    // Every step of the shutdown is bounded; this only guards against a bug in the bounds themselves.
+    setTimeout(() => {
+      writeLogLine("error", "Shutdown did not finish within its backstop; exiting", {
+        backstopMilliseconds: shutdownBackstopMilliseconds,
       });
-      httpsServer.closeAllConnections();
-      redirectServer.closeAllConnections();
-      metricsServer?.closeAllConnections();
-      process.exit(0);
-    }, shutdownDeadlineMilliseconds);
-    const closed = (server: http.Server): Promise<void> =>
-      new Promise((resolve) => {
-        server.close(() => resolve());
-        // close() waits for every connection; idle keep-alive ones would otherwise last until their timeout.
-        server.closeIdleConnections();
-      });
-    Promise.all([closed(httpsServer), closed(redirectServer), ...(metricsServer ? [closed(metricsServer)] : [])])
-      .then(() => app.close())
-      .catch((error: unknown) => writeLogLine("error", "Error during shutdown", describeError(error)))
-      .finally(() => {
-        clearTimeout(deadline);
-        process.exit(0);
-      });
+      process.exit(1);
+    }, shutdownBackstopMilliseconds).unref();
+    const listeners = [httpsListener, redirectListener, ...(metricsListener ? [metricsListener] : [])];
+    void shutDownGracefully(signal, listeners, () => app.close())
+      .catch((error: unknown) => {
+        writeLogLine("error", "Error during shutdown", describeError(error));
+        return 1;
+      })
+      .then((exitCode) => process.exit(exitCode));
   };
   process.on("SIGTERM", shutDown);
   process.on("SIGINT", shutDown);

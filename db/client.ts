@@ -8,6 +8,7 @@ import { drizzle as drizzlePglite } from "drizzle-orm/pglite";
 import { drizzle as drizzlePostgres } from "drizzle-orm/postgres-js";
 import { connectPostgres } from "@/db/postgres-connection";
 import { env } from "@/lib/env";
+import { registerShutdownHook } from "@/lib/shutdown-hooks";
 import * as schema from "@/db/schema";
 
 /** The one database type the data layer sees, whichever driver is behind it. */
@@ -148,17 +149,30 @@ export function openDatabase(location: DatabaseLocation): DatabaseHandle {
 }
 
 // One handle per process, kept on globalThis so that `next dev`'s hot reload does not open a second PGlite
-// on the same folder (STACK-NOTES trap 26).
-const globalForDatabase = globalThis as typeof globalThis & { bankDatabaseHandle?: DatabaseHandle };
+// on the same folder (STACK-NOTES trap 26). The function that removes its shutdown hook lives beside it, so
+// that closeDatabase() (scripts, tests) does not leave a hook behind that would close the handle a second time.
+const globalForDatabase = globalThis as typeof globalThis & {
+  bankDatabaseHandle?: DatabaseHandle;
+  bankDatabaseShutdownHookRemoval?: () => void;
+};
 
 export function databaseHandle(): DatabaseHandle {
   if (!globalForDatabase.bankDatabaseHandle) {
     const configuration = env();
-    globalForDatabase.bankDatabaseHandle = openDatabase({
+    const handle = openDatabase({
       databaseUrl: configuration.databaseUrl,
       migrationDatabaseUrl: configuration.databaseRoles.migrationDatabaseUrl,
       pgliteDirectory: configuration.pgliteDirectory,
     });
+    globalForDatabase.bankDatabaseHandle = handle;
+    // At shutdown the handle is closed but stays in place: a query that still arrives afterwards fails,
+    // rather than quietly opening a new pool in a process that is about to exit. PGlite is closed too, so
+    // that the embedded database is written out cleanly instead of being cut off by the exit.
+    globalForDatabase.bankDatabaseShutdownHookRemoval = registerShutdownHook(
+      handle.kind === "postgres" ? "database pool" : "embedded database",
+      "close-connections",
+      () => handle.close(),
+    );
   }
   return globalForDatabase.bankDatabaseHandle;
 }
@@ -172,6 +186,8 @@ export function database(): Database {
 export async function closeDatabase(): Promise<void> {
   const handle = globalForDatabase.bankDatabaseHandle;
   globalForDatabase.bankDatabaseHandle = undefined;
+  globalForDatabase.bankDatabaseShutdownHookRemoval?.();
+  globalForDatabase.bankDatabaseShutdownHookRemoval = undefined;
   if (handle) await handle.close();
 }
 

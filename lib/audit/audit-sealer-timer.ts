@@ -4,6 +4,7 @@ import { measureAuditSealingLag } from "@/lib/audit/audit-sealing-lag";
 import { sealAuditEvents, writeAuditCheckpointIfDue } from "@/lib/audit/seal-audit-events";
 import { env } from "@/lib/env";
 import { logger } from "@/lib/logger";
+import { registerShutdownHook } from "@/lib/shutdown-hooks";
 
 const globalForSealer = globalThis as typeof globalThis & { bankAuditSealer?: NodeJS.Timeout };
 
@@ -19,17 +20,23 @@ export function startAuditSealer(): void {
   if (globalForSealer.bankAuditSealer) return;
   const configuration = env().audit;
   if (configuration.sealIntervalSeconds === 0) return;
-  let running = false;
+  // The run in progress, if any: a new tick does not start another, and shutdown waits for it.
+  let running: Promise<void> | undefined;
+  // Aborted at shutdown. A run that is only waiting for older transactions to end (up to several seconds, and
+  // on a server-wide horizon: see seal-audit-events.ts) gives up at once, having sealed nothing, so that the
+  // shutdown is not held up by other databases' transactions; a run that is sealing finishes.
+  const stopping = new AbortController();
   const run = async () => {
-    if (running) return;
-    running = true;
     try {
       const db = database();
       const result = await sealAuditEvents(db, {
         // Waiting longer than a few ticks only delays the next attempt; a transaction that stays open that
         // long is worth a log line.
         waitTimeoutMilliseconds: Math.max(1_000, configuration.sealIntervalSeconds * 5_000),
+        signal: stopping.signal,
       });
+      // The checkpoint and the lag gauge are for the instances that go on running.
+      if (stopping.signal.aborted) return;
       if (result.outcome === "waiting") {
         logger.warn("audit sealer: a long-running transaction is holding back sealing; will retry");
       }
@@ -42,14 +49,28 @@ export function startAuditSealer(): void {
     }
     // Measured after every run, also a failed one (that is when the lag grows), and by every instance, also one
     // whose run found the sealer busy elsewhere: each instance's gauge then shows the same, global lag.
+    if (stopping.signal.aborted) return;
     try {
       await measureAuditSealingLag(database());
     } catch (error) {
       logger.error({ err: error }, "audit sealer: measuring the sealing lag failed; will retry");
-    } finally {
-      running = false;
     }
   };
-  globalForSealer.bankAuditSealer = setInterval(() => void run(), configuration.sealIntervalSeconds * 1000);
-  globalForSealer.bankAuditSealer.unref();
+  const tick = () => {
+    if (running) return;
+    running = run().finally(() => {
+      running = undefined;
+    });
+  };
+  const timer = setInterval(tick, configuration.sealIntervalSeconds * 1000);
+  timer.unref();
+  globalForSealer.bankAuditSealer = timer;
+  // At shutdown no new run starts, and a batch already being sealed is allowed to finish (the hook is bounded):
+  // its transaction commits or, if the process is cut off first, rolls back whole, so nothing is half-sealed.
+  registerShutdownHook("audit sealer", "stop-background-work", async () => {
+    clearInterval(timer);
+    stopping.abort();
+    if (globalForSealer.bankAuditSealer === timer) globalForSealer.bankAuditSealer = undefined;
+    await running;
+  });
 }

@@ -67,6 +67,11 @@ export interface SealOptions {
   /** How long to wait for transactions that may still hold earlier sequence values before giving up this run. */
   readonly waitTimeoutMilliseconds?: number;
   readonly pollIntervalMilliseconds?: number;
+  /**
+   * Gives up the wait (answering "waiting", nothing sealed) once aborted: the app's timer aborts it at shutdown.
+   * Only the wait: once sealing has begun, the run finishes.
+   */
+  readonly signal?: AbortSignal;
 }
 
 export type SealOutcome =
@@ -146,7 +151,7 @@ export async function sealAuditEvents(db: Database, options: SealOptions = {}): 
         sql`SELECT pg_snapshot_xmin(pg_current_snapshot()) > ${bound.transactionId}::xid8 AS settled`,
       );
       if (state?.settled) break;
-      if (Date.now() >= deadline) return unchanged("waiting");
+      if (Date.now() >= deadline || options.signal?.aborted) return unchanged("waiting");
       await sleep(pollIntervalMilliseconds);
     }
 

@@ -33,6 +33,7 @@ import type { SecretKey, Session } from "graphene-pk11";
 import { BankError } from "@/lib/errors";
 import { env } from "@/lib/env";
 import { logger } from "@/lib/logger";
+import { registerShutdownHook } from "@/lib/shutdown-hooks";
 import {
   isBlindIndexPurpose,
   isDataKeyPurpose,
@@ -594,6 +595,11 @@ export function sharedPkcs11Provider(): Pkcs11KeyProvider {
       refreshSeconds: configuration.keyRefreshSeconds,
       openStore: configuredDataKeyStore,
     });
+    // The provider holds a logged-in session on the token and, on PostgreSQL, a connection of its own for the
+    // data_keys table (data-key-store.ts). It is closed with the other connections, after the background work
+    // (the audit sealer signs checkpoints with the token) has stopped.
+    const provider = globalForProvider.bankPkcs11Provider;
+    registerShutdownHook("PKCS#11 key provider", "close-connections", () => provider.close());
   }
   return globalForProvider.bankPkcs11Provider;
 }

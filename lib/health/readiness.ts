@@ -4,6 +4,7 @@ import { checkKeysAvailable } from "@/lib/crypto";
 import { env } from "@/lib/env";
 import { logger } from "@/lib/logger";
 import { rateLimitRedisClient, untilReady } from "@/lib/security/rate-limit/redis-limiter";
+import { isShuttingDown } from "@/lib/shutdown-hooks";
 
 /**
  * Whether this instance can serve the bank's requests: the database answers, Redis answers (when configured;
@@ -14,7 +15,7 @@ import { rateLimitRedisClient, untilReady } from "@/lib/security/rate-limit/redi
  * Only the names of the failing parts are returned: never versions, addresses, errors or secrets. The
  * reasons are logged.
  */
-export type ReadinessPart = "database" | "redis" | "keys";
+export type ReadinessPart = "database" | "redis" | "keys" | "shutdown";
 
 export interface Readiness {
   ready: boolean;
@@ -45,6 +46,10 @@ async function areKeysAvailable(): Promise<boolean> {
 }
 
 export async function checkReadiness(): Promise<Readiness> {
+  // An instance that is shutting down (server.ts, on SIGTERM) is not ready, whatever its parts answer. Its
+  // listener is already closed, so only a request on a connection that was open before the signal gets here;
+  // the parts are not asked, since the connections they would use are about to close.
+  if (isShuttingDown()) return { ready: false, failing: ["shutdown"] };
   const { redisUrl, redisTlsCertificateAuthorityFile } = env();
   const [database, redis, keys] = await Promise.all([
     isDatabaseAnswering(),

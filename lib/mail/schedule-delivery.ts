@@ -2,6 +2,7 @@ import "server-only";
 import { after } from "next/server";
 import { logger } from "@/lib/logger";
 import { deliverPendingEmails } from "@/lib/mail/deliver";
+import { registerShutdownHook } from "@/lib/shutdown-hooks";
 
 /**
  * When the outbox is delivered: right after a request that queued mail (scheduleEmailDelivery), and every
@@ -112,6 +113,13 @@ export function startEmailDeliveryPoller(intervalMilliseconds: number = pollInte
   };
   state.stopPoller = stop;
   scheduleNext();
+  // At shutdown the poller stops and a delivery run already going is allowed to finish (the hook is bounded).
+  // A run cut off by the exit is safe too: its claimed rows are picked up again when their lease runs out
+  // (delivery is at least once, lib/mail/deliver.ts), so the worst case is a message sent twice.
+  registerShutdownHook("email delivery poller", "stop-background-work", async () => {
+    stop();
+    await state.running;
+  });
   logger.info({ intervalMilliseconds }, "email delivery poller started");
   return stop;
 }

@@ -508,6 +508,14 @@ describe.runIf(onPostgres)("concurrent writers and sealers (PostgreSQL)", () => 
     expect(early.outcome).toBe("waiting");
     expect(early.sealedEvents).toBe(0);
 
+    // Aborted, as the app's timer does at shutdown, a long wait gives up at once and seals nothing.
+    const stopping = new AbortController();
+    const abortedAt = Date.now() + 100;
+    setTimeout(() => stopping.abort(), 100);
+    const abandoned = await sealAuditEvents(sealers.db, { waitTimeoutMilliseconds: 30_000, signal: stopping.signal });
+    expect(abandoned).toMatchObject({ outcome: "waiting", sealedEvents: 0 });
+    expect(Date.now() - abortedAt).toBeLessThan(2_000);
+
     releaseSlow();
     await slow;
     expect((await sealAuditEvents(sealers.db)).sealedEvents).toBe(2);

@@ -14,6 +14,7 @@ import { readFileSync } from "node:fs";
 import type { ConnectionOptions } from "node:tls";
 import { Ratelimit } from "@upstash/ratelimit";
 import Redis from "ioredis";
+import { registerShutdownHook } from "@/lib/shutdown-hooks";
 import { RateLimiterUnavailableError, type RateLimitDecision, type RateLimiter } from "@/lib/security/rate-limit/types";
 
 type RedisArgument = string | number;
@@ -74,6 +75,13 @@ export function rateLimitRedisClient(redisUrl: string, tlsCertificateAuthorityFi
     // would print every reconnect attempt.
     client.on("error", () => undefined);
     globalForRedis.bankRateLimitRedis.set(cacheKey, client);
+    const registeredClient = client;
+    registerShutdownHook(`rate-limit Redis ${redisAddressForLogs(redisUrl)}`, "close-connections", async () => {
+      await closeRedisClient(registeredClient);
+      if (globalForRedis.bankRateLimitRedis?.get(cacheKey) === registeredClient) {
+        globalForRedis.bankRateLimitRedis.delete(cacheKey);
+      }
+    });
   }
   return client;
 }
@@ -84,6 +92,40 @@ function redisTlsOptions(certificateAuthorityFile: string | undefined): Connecti
   // Read once per client; a missing file fails the first use of the limiter loudly rather than silently
   // connecting without the CA (and then failing every handshake with a less helpful message).
   return { ca: readFileSync(certificateAuthorityFile), rejectUnauthorized: true };
+}
+
+/** Host, port and database number of a Redis URL: never its user name or password, which may be in it. */
+function redisAddressForLogs(redisUrl: string): string {
+  const url = new URL(redisUrl);
+  return `${url.hostname}:${url.port || "6379"}${url.pathname.length > 1 ? url.pathname : ""}`;
+}
+
+const redisQuitTimeoutMilliseconds = 1_000;
+
+/**
+ * Closes a client at shutdown. QUIT lets Redis answer what was already sent and then closes the connection
+ * from its side; it is bounded, because a Redis that stopped answering would otherwise hold up the exit. A
+ * client that is not connected (or whose QUIT fails or takes too long) is disconnected at once, which also
+ * stops its reconnection attempts. Either way the connection is closed, which is all a shutdown needs: the
+ * requests whose limits these commands counted have already been answered.
+ */
+async function closeRedisClient(client: Redis): Promise<void> {
+  if (client.status !== "ready") {
+    client.disconnect();
+    return;
+  }
+  let timer: NodeJS.Timeout | undefined;
+  const quitWithinTimeout = await Promise.race([
+    client.quit().then(
+      () => true,
+      () => false,
+    ),
+    new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(false), redisQuitTimeoutMilliseconds);
+    }),
+  ]);
+  clearTimeout(timer);
+  if (!quitWithinTimeout) client.disconnect();
 }
 
 /**
