@@ -3,11 +3,12 @@
  * source address to nginx or straight to one app instance, a cookie jar, and the two-step sign-in through the
  * real forms. Free of Playwright and Vitest, since the deploy test is a plain script run by tsx.
  */
-import crypto from "node:crypto";
 import http from "node:http";
 import https from "node:https";
 import type { IncomingHttpHeaders } from "node:http";
 import { generate } from "otplib";
+import { sessionCookieName } from "../../lib/auth/cookie-names";
+import { formFields, multipartBody } from "../helpers/html-form";
 
 export interface Answer {
   status: number;
@@ -113,39 +114,6 @@ export class CookieJar {
   header(): string {
     return [...this.cookies].map(([name, value]) => `${name}=${value}`).join("; ");
   }
-}
-
-export const sessionCookieName = "__Secure-authjs.session-token";
-
-function decodeHtmlAttribute(value: string): string {
-  return value
-    .replaceAll("&quot;", '"')
-    .replaceAll("&#x27;", "'")
-    .replaceAll("&#39;", "'")
-    .replaceAll("&lt;", "<")
-    .replaceAll("&gt;", ">")
-    .replaceAll("&amp;", "&");
-}
-
-/** The named inputs of the first form of a page, as a browser without JavaScript submits them. */
-function formFields(html: string): Record<string, string> {
-  const form = /<form[\s\S]*?<\/form>/.exec(html)?.[0];
-  if (!form) throw new Error("no form in the page");
-  const fields: Record<string, string> = {};
-  for (const [input] of form.matchAll(/<input\b[^>]*>/g)) {
-    const name = /\bname="([^"]*)"/.exec(input)?.[1];
-    if (name === undefined) continue;
-    fields[decodeHtmlAttribute(name)] = decodeHtmlAttribute(/\bvalue="([^"]*)"/.exec(input)?.[1] ?? "");
-  }
-  return fields;
-}
-
-function multipartBody(fields: Record<string, string>): { body: string; contentType: string } {
-  const boundary = `----deploy-test-${crypto.randomBytes(8).toString("hex")}`;
-  const parts = Object.entries(fields).map(
-    ([name, value]) => `--${boundary}\r\nContent-Disposition: form-data; name="${name}"\r\n\r\n${value}\r\n`,
-  );
-  return { body: `${parts.join("")}--${boundary}--\r\n`, contentType: `multipart/form-data; boundary=${boundary}` };
 }
 
 function locationPath(answer: Answer): string {

@@ -1,33 +1,12 @@
-import crypto from "node:crypto";
 import { expect } from "@playwright/test";
 import { freshTotpCode } from "../../e2e/sign-in-helpers";
 import type { DemoSignIn } from "./environment";
+import { sessionCookieName } from "../../../lib/auth/cookie-names";
+import { formFields, multipartBody } from "../../helpers/html-form";
 import { CookieJar, rawRequest, type RawResponse, sameOriginHeaders } from "./raw-http";
 
-export const sessionCookieName = "__Secure-authjs.session-token";
-
-function decodeHtmlAttribute(value: string): string {
-  return value
-    .replaceAll("&quot;", '"')
-    .replaceAll("&#x27;", "'")
-    .replaceAll("&#39;", "'")
-    .replaceAll("&lt;", "<")
-    .replaceAll("&gt;", ">")
-    .replaceAll("&amp;", "&");
-}
-
-/** The named inputs of the first form in a page, with their values, as a browser would submit them. */
-export function formFields(html: string): Record<string, string> {
-  const form = /<form[\s\S]*?<\/form>/.exec(html)?.[0];
-  if (!form) throw new Error("no form in the page");
-  const fields: Record<string, string> = {};
-  for (const [input] of form.matchAll(/<input\b[^>]*>/g)) {
-    const name = /\bname="([^"]*)"/.exec(input)?.[1];
-    if (name === undefined) continue;
-    fields[decodeHtmlAttribute(name)] = decodeHtmlAttribute(/\bvalue="([^"]*)"/.exec(input)?.[1] ?? "");
-  }
-  return fields;
-}
+// Re-exported for the specs, which sign in and look at forms through this module.
+export { formFields, multipartBody, sessionCookieName };
 
 /** The id of the sign-in server action, as rendered into the progressive-enhancement form of /login. */
 export function signInActionId(fields: Record<string, string>): string {
@@ -35,14 +14,6 @@ export function signInActionId(fields: Record<string, string>): string {
   const id = reference ? (JSON.parse(reference) as { id?: string }).id : undefined;
   if (!id) throw new Error("no server action reference in the sign-in form");
   return id;
-}
-
-export function multipartBody(fields: Record<string, string>): { body: string; contentType: string } {
-  const boundary = `----security-suite-${crypto.randomBytes(8).toString("hex")}`;
-  const parts = Object.entries(fields).map(
-    ([name, value]) => `--${boundary}\r\nContent-Disposition: form-data; name="${name}"\r\n\r\n${value}\r\n`,
-  );
-  return { body: `${parts.join("")}--${boundary}--\r\n`, contentType: `multipart/form-data; boundary=${boundary}` };
 }
 
 /** GET /login (optionally with a query) from `from`, and the fields of its sign-in form. */
