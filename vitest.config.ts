@@ -13,14 +13,15 @@ const shared = {
   ssr: { resolve: { conditions: serverConditions } },
 };
 
-// Each integration file gets its own fresh database (tests/helpers/integration-environment.ts), so files
-// run one after another, and each in a fresh worker process (Vitest's default isolation).
+// Each integration file gets its own fresh database, roles and temporary folder
+// (tests/helpers/integration-environment.ts) and runs in a fresh worker process (Vitest's default isolation),
+// so files run side by side, one per core: nothing but the PostgreSQL and Redis servers themselves is shared.
 const integration = {
   include: ["tests/integration/**/*.test.ts"],
   environment: "node" as const,
   testTimeout: 30_000,
   hookTimeout: 60_000,
-  fileParallelism: false,
+  fileParallelism: true,
 };
 
 export default defineConfig({
