@@ -2,7 +2,7 @@
  * The ledger's benchmark (issue 6): how many transfers per second the posting service and the HTTP API take,
  * next to pgbench's TPC-B (the classic banking transaction) on the same PostgreSQL server.
  *
- *   npm run bench:ledger [-- --skip-http] [-- --seconds 8] [-- --sealing-only]
+ *   npm run bench:ledger [-- --skip-http] [-- --seconds 8] [-- --sealing-only] [-- --blocks N]
  *
  * It creates its own databases (the ledger's, with 10,000 customers each holding one funded account and one
  * payee, and pgbench's), drops both at the end, and prints a markdown table for README. Figures:
@@ -11,10 +11,10 @@
  *   on uniformly chosen customers (each pays 0.01 to their payee: two accounts, the limits row, the audit
  *   event) and on one hot account (every client pays from the same account).
  * - Audit sealing: the posting service at 8 clients without the audit sealer and with it running every second
- *   (lib/audit/seal-audit-events.ts, as the app's timer does, with checkpoints), alternating (off, on, ...,
- *   off; four pairs with --sealing-only, two otherwise), each run after a CHECKPOINT; each run with the sealer
- *   against the mean of its neighbours (median and range), and the sealer's CPU cost per event measured alone,
- *   as a share of a transfer's.
+ *   (lib/audit/seal-audit-events.ts, as the app's timer does, with checkpoints), in blocks of four runs
+ *   (off, on, on, off; `--blocks N`, by default six with --sealing-only and three otherwise), each run after a
+ *   VACUUM and a CHECKPOINT with autovacuum held still; the mean of the blocks' ratios with its 95% confidence
+ *   interval, and the sealer's CPU cost per event measured alone, as a share of a transfer's.
  *   `--sealing-only` runs just this comparison (after the same setup), without pgbench, HTTP or diagnosis.
  * - HTTP: the built app (`tsx server.ts`) with the per-IP and per-user limits raised through configuration,
  *   `POST /api/v1/transfers` beside `GET /api/v1/whoami`, both with a minted session cookie, by autocannon.
@@ -38,6 +38,9 @@ const sealingOnly = argumentsGiven.includes("--sealing-only");
 const skipHttp = argumentsGiven.includes("--skip-http") || sealingOnly;
 const secondsIndex = argumentsGiven.indexOf("--seconds");
 const runSeconds = secondsIndex >= 0 ? Number(argumentsGiven[secondsIndex + 1]) : 8;
+const blocksIndex = argumentsGiven.indexOf("--blocks");
+const sealingBlocks = blocksIndex >= 0 ? Number(argumentsGiven[blocksIndex + 1]) : sealingOnly ? 6 : 3;
+if (!Number.isInteger(sealingBlocks) || sealingBlocks < 2 || sealingBlocks > 11) throw new Error("--blocks must be a whole number from 2 to 11");
 const adminUrl = process.env.BENCH_POSTGRES_ADMIN_URL || "postgres://postgres@127.0.0.1:5432/postgres";
 const appPort = Number(process.env.BENCH_PORT ?? 8551);
 const customerCount = 10_000;
@@ -196,6 +199,17 @@ async function measureFunctionThroughPgbench(databaseName: string, numberOfCusto
   } finally {
     fs.rmSync(scriptPath, { force: true });
   }
+}
+
+/** Two-sided 95% quantiles of Student's t for 1 to 10 degrees of freedom (`--blocks` allows 2 to 11). */
+const studentT95 = [Number.NaN, 12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228];
+
+/** The mean of independent samples and its 95% confidence interval. */
+function meanWithConfidenceInterval(samples: readonly number[]): { mean: number; lower: number; upper: number } {
+  const mean = samples.reduce((sum, value) => sum + value, 0) / samples.length;
+  const variance = samples.reduce((sum, value) => sum + (value - mean) ** 2, 0) / Math.max(1, samples.length - 1);
+  const halfWidth = (studentT95[samples.length - 1] ?? 2) * Math.sqrt(variance / samples.length);
+  return { mean, lower: mean - halfWidth, upper: mean + halfWidth };
 }
 
 async function main(): Promise<void> {
@@ -375,14 +389,13 @@ async function main(): Promise<void> {
       measurements.push(await runService("postCustomerTransfer, uniform accounts", clients, () => crypto.randomInt(customerCount)));
     }
 
-    // Audit sealing against the same load: off and on (every second, with checkpoints), alternating
-    // (off, on, off, ..., off), so that table growth and cache state affect both sides alike. Each run starts
-    // from the same state: the backlog of earlier runs sealed and a PostgreSQL CHECKPOINT taken, outside the
+    // Audit sealing against the same load: off and on (every second, with checkpoints), in blocks (below), so
+    // that table growth and cache state affect both sides alike. Each run starts from the same state: the
+    // backlog of earlier runs sealed, the tables vacuumed and a PostgreSQL CHECKPOINT taken, outside the
     // timing. Without the CHECKPOINT, whichever run a timed checkpoint (and the full-page writes after it)
-    // fell into lost up to a fifth of its throughput, a larger effect than the one measured here.
-    // Each run with the sealer is compared with the mean of the runs on either side of it; the summary gives
-    // the median of those ratios and their range, and beside it the sealer's cost measured directly: the CPU
-    // time to seal one run's events on an otherwise idle machine, as a share of the CPU those transfers took.
+    // fell into lost up to a fifth of its throughput, a larger effect than the one measured here. Beside the
+    // blocks' ratios, the summary gives the sealer's cost measured directly: the CPU time to seal one run's
+    // events on an otherwise idle machine, as a share of the CPU those transfers took.
     {
       const { sealAuditEvents, writeAuditCheckpointIfDue } = await import("@/lib/audit/seal-audit-events");
       const { executeRows } = await import("@/db/client");
@@ -393,9 +406,17 @@ async function main(): Promise<void> {
         await writeAuditCheckpointIfDue(database(), "now");
         return result.sealedEvents;
       };
+      // Autovacuum is held still on the tables every transfer writes, and they are vacuumed before each run
+      // instead: otherwise autovacuum starts whenever a table crosses its threshold, inside whichever run that
+      // happens to be, and takes CPU from it alone. A constant text: no value is spliced into it.
+      const tablesTransfersWrite = "accounts, customer_limits, transfers, ledger_entries, audit_events, audit_chain_links";
+      await withDatabase(ledgerDatabase, async (sql) => {
+        for (const table of tablesTransfersWrite.split(", ")) await sql`alter table ${sql(table)} set (autovacuum_enabled = false)`;
+      });
       const startFromTheSameState = async () => {
         await sealBacklog();
         await withDatabase(ledgerDatabase, async (sql) => {
+          await sql.unsafe(`vacuum ${tablesTransfersWrite}`);
           await sql`checkpoint`;
         });
       };
@@ -438,21 +459,25 @@ async function main(): Promise<void> {
         console.log(`Audit sealing: warm-up, 8 clients, ${runSeconds} s (not counted) ...`);
         await runService("warm-up", 8, uniform);
       }
-      const pairs = sealingOnly ? 4 : 2;
+      // Blocks of four runs in the order off, on, on, off: a drift that grows steadily through the block (tables
+      // and indexes growing, caches filling) falls on both sides alike, which simple alternation does not give.
+      // Each block yields one ratio (sum with the sealer / sum without), and the blocks are independent samples
+      // of it: their mean and a 95% confidence interval (Student's t) say how large a drop the runs can rule out.
+      const blocks = sealingBlocks;
       const without: Measurement[] = [];
       const withSealer: Measurement[] = [];
-      for (let round = 1; round <= pairs; round += 1) {
-        without.push(await runWithoutSealer(round));
-        withSealer.push(await runWithSealer(round));
+      const ratios: number[] = [];
+      for (let block = 1; block <= blocks; block += 1) {
+        const firstWithout = await runWithoutSealer(block);
+        const firstWith = await runWithSealer(block);
+        const secondWith = await runWithSealer(block);
+        const secondWithout = await runWithoutSealer(block);
+        without.push(firstWithout, secondWithout);
+        withSealer.push(firstWith, secondWith);
+        ratios.push((firstWith.perSecond + secondWith.perSecond) / (firstWithout.perSecond + secondWithout.perSecond));
       }
-      without.push(await runWithoutSealer(pairs + 1));
       measurements.push(...without, ...withSealer);
-      const ratios = withSealer
-        .map((run, index) => run.perSecond / (((without[index]?.perSecond ?? Number.NaN) + (without[index + 1]?.perSecond ?? Number.NaN)) / 2))
-        .sort((left, right) => left - right);
-      const median = ratios.length % 2 === 1
-        ? (ratios[(ratios.length - 1) / 2] ?? Number.NaN)
-        : ((ratios[ratios.length / 2 - 1] ?? Number.NaN) + (ratios[ratios.length / 2] ?? Number.NaN)) / 2;
+      const interval = meanWithConfidenceInterval(ratios);
 
       // The direct measure: one more run without the sealer, then its events sealed alone. Sealing is one
       // connection doing one thing at a time, so its wall time is its CPU time (Node's and the backend's);
@@ -466,9 +491,12 @@ async function main(): Promise<void> {
       const cores = os.availableParallelism();
       const transferCpuMicroseconds = (cores * 1e6) / costRun.perSecond;
       const sealMicroseconds = (sealSeconds * 1e6) / Math.max(1, eventsSealedAlone);
+      const verdict =
+        interval.lower > 1 ? "faster with the sealer (noise)" : interval.upper < 1 ? `a drop of ${(100 * (1 - interval.upper)).toFixed(1)}% to ${(100 * (1 - interval.lower)).toFixed(1)}%` : `no drop detected (any drop is at most ${(100 * (1 - interval.lower)).toFixed(1)}%)`;
       sealingSummary =
-        `Audit sealing: with the sealer / the mean of the runs either side, median of ${ratios.length}: ${median.toFixed(3)} ` +
-        `(range ${(ratios[0] ?? Number.NaN).toFixed(3)} to ${(ratios[ratios.length - 1] ?? Number.NaN).toFixed(3)}); ` +
+        `Audit sealing: with the sealer / without, ${ratios.length} blocks (off, on, on, off): mean ${interval.mean.toFixed(3)}, ` +
+        `95% confidence interval ${interval.lower.toFixed(3)} to ${interval.upper.toFixed(3)}: ${verdict}. ` +
+        `Block ratios: ${ratios.map((ratio) => ratio.toFixed(3)).join(", ")}.\n` +
         `${sealedDuringRuns} events sealed in ${sealerRuns} sealer runs during the runs with it, not yet sealed at their ends: ${unsealedAtEnds}.\n` +
         `Audit sealing cost, measured alone: ${eventsSealedAlone} events sealed in ${sealSeconds.toFixed(2)} s ` +
         `(${sealMicroseconds.toFixed(0)} µs each, including checkpoint and commit); a transfer took ${transferCpuMicroseconds.toFixed(0)} µs ` +
