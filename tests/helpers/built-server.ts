@@ -1,6 +1,8 @@
 /**
  * The harness of the standalone scripts that drive the production build as `npm start` runs it (server.ts)
- * under transfer load: tests/crash/transfer-crash.ts and tests/operations/graceful-shutdown.ts.
+ * under transfer load: tests/crash/transfer-crash.ts and tests/operations/graceful-shutdown.ts; the operational
+ * endpoints check (tests/operations/server-endpoints.ts, on PGlite) uses its checks, certificate and process
+ * handling.
  *
  * A run has its own PostgreSQL database (created from template0, dropped at the end), data folder, keyring,
  * TLS certificate and AUTH_SECRET, so it never touches `.data/` or a developer's database. Scripts import this
@@ -115,14 +117,18 @@ export function describeBuiltServerRun(options: {
   };
 }
 
-function createCertificate(run: BuiltServerRun): void {
-  const directory = path.join(run.temporaryRoot, "data", "tls");
+/** A self-signed P-256 certificate for localhost and 127.0.0.1 (cert.pem, key.pem) in `directory`, as server.ts expects. */
+export function createSelfSignedCertificate(directory: string): void {
   fs.mkdirSync(directory, { recursive: true, mode: 0o700 });
   execFileSync("openssl", [
     "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "2",
     "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
     "-keyout", path.join(directory, "key.pem"), "-out", path.join(directory, "cert.pem"),
   ], { stdio: "ignore" });
+}
+
+function createCertificate(run: BuiltServerRun): void {
+  createSelfSignedCertificate(path.join(run.temporaryRoot, "data", "tls"));
 }
 
 function runScript(run: BuiltServerRun, script: string): void {
@@ -211,7 +217,7 @@ export interface ServerOutput {
  * nobody reads would stall the server once full) and passed to `onOutput`; by default lines mentioning an
  * error are echoed to this process's stderr.
  */
-export function startBuiltServer(run: BuiltServerRun, onOutput?: (output: ServerOutput) => void): ChildProcess {
+export function startBuiltServer(run: Pick<BuiltServerRun, "serverEnvironment">, onOutput?: (output: ServerOutput) => void): ChildProcess {
   const child = spawn(process.execPath, ["--import", "tsx", "server.ts"], {
     cwd: repositoryRoot,
     env: run.serverEnvironment,

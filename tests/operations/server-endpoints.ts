@@ -19,25 +19,27 @@
  * and ports OPERATIONS_PORT (default 8850) for HTTPS, +1 for the HTTP redirect and +2 for metrics. Exit
  * status 0 when every check held, 1 otherwise.
  */
-import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { type ChildProcess, execFileSync } from "node:child_process";
 import crypto from "node:crypto";
 import fs from "node:fs";
 import http from "node:http";
 import https from "node:https";
 import os from "node:os";
 import path from "node:path";
+import {
+  createCheckList,
+  createSelfSignedCertificate,
+  repositoryRoot,
+  startBuiltServer,
+  stopBuiltServer,
+} from "@/tests/helpers/built-server";
 
-const repositoryRoot = path.resolve(import.meta.dirname, "..", "..");
 const httpsPort = Number(process.env.OPERATIONS_PORT ?? 8850);
 const httpPort = httpsPort + 1;
 const metricsPort = httpsPort + 2;
 const appOrigin = `https://localhost:${httpsPort}`;
 
-const failures: string[] = [];
-function check(condition: boolean, message: string): void {
-  if (!condition) failures.push(message);
-  process.stdout.write(`${condition ? "ok  " : "FAIL"} ${message}\n`);
-}
+const { check, failures } = createCheckList();
 
 const temporaryRoot = fs.mkdtempSync(path.join(os.tmpdir(), "bank-operations-"));
 const dataDirectory = path.join(temporaryRoot, "data");
@@ -65,16 +67,6 @@ const serverEnvironment: NodeJS.ProcessEnv = {
   RATE_LIMIT_CSP_REPORTS_PER_HOUR: "1",
   LOG_LEVEL: "info",
 };
-
-function createCertificate(): void {
-  const directory = path.join(dataDirectory, "tls");
-  fs.mkdirSync(directory, { recursive: true, mode: 0o700 });
-  execFileSync("openssl", [
-    "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "2",
-    "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
-    "-keyout", path.join(directory, "key.pem"), "-out", path.join(directory, "cert.pem"),
-  ], { stdio: "ignore" });
-}
 
 interface HttpAnswer {
   status: number;
@@ -126,18 +118,6 @@ function send(transport: "https" | "http", port: number, urlPath: string, option
 
 const publicRequest = (urlPath: string, options?: RequestOptions) => send("https", httpsPort, urlPath, options);
 const metricsRequest = (urlPath: string, options?: RequestOptions) => send("http", metricsPort, urlPath, options);
-
-function startServer(output: string[]): ChildProcess {
-  const child = spawn(process.execPath, ["--import", "tsx", "server.ts"], {
-    cwd: repositoryRoot,
-    env: serverEnvironment,
-    stdio: ["ignore", "pipe", "pipe"],
-    detached: true,
-  });
-  child.stdout?.on("data", (chunk: Buffer) => output.push(chunk.toString("utf8")));
-  child.stderr?.on("data", (chunk: Buffer) => output.push(chunk.toString("utf8")));
-  return child;
-}
 
 async function waitForHealth(child: ChildProcess): Promise<void> {
   const deadline = Date.now() + 60_000;
@@ -312,7 +292,7 @@ async function main(): Promise<void> {
   const output: string[] = [];
   let server: ChildProcess | undefined;
   try {
-    createCertificate();
+    createSelfSignedCertificate(path.join(dataDirectory, "tls"));
     const { createKeyringFile } = await import("@/lib/crypto/keyring-format");
     await createKeyringFile(keyringPath);
     execFileSync(process.execPath, ["--import", "tsx", "--conditions=react-server", "db/migrate.ts"], {
@@ -320,18 +300,14 @@ async function main(): Promise<void> {
       env: { ...serverEnvironment, NODE_ENV: "development" },
       stdio: ["ignore", "ignore", "inherit"],
     });
-    server = startServer(output);
+    server = startBuiltServer({ serverEnvironment }, ({ text }) => output.push(text));
     await waitForHealth(server);
     await checkMetrics();
     await checkRequestIds(output);
   } catch (error) {
     check(false, `the run itself failed: ${error instanceof Error ? error.message : String(error)}`);
   } finally {
-    if (server?.pid !== undefined && server.exitCode === null) {
-      const exited = new Promise((resolve) => server?.once("exit", resolve));
-      process.kill(-server.pid, "SIGTERM");
-      await exited;
-    }
+    await stopBuiltServer(server);
     fs.rmSync(temporaryRoot, { recursive: true, force: true });
   }
   if (failures.length > 0) process.stderr.write(`server output:\n${output.join("")}\n`);
